@@ -1,0 +1,1 @@
+"""genauth-guard."""
