@@ -1,0 +1,1 @@
+"""Benchmarks for ``make bench``: ratios measured in one run, never timed tests."""
