@@ -1,19 +1,59 @@
 """JWKS key source: fetch, validate, cache and refresh an issuer's signing keys.
 
-INTERFACE STUB: the keys helper replaces the bodies; the signatures are the contract
-the verifier builds on.
+The keys come only from the configured (or discovered) ``jwks_uri``, never from a
+token header (RFC 8725 section 3.10 on ``jku``/``x5u``). Everything here is bounded:
+the time a fetch may take, the bytes it may read, the keys it may hold and how often
+the issuer may be asked.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import math
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
-__all__ = ["JWKSKeySource", "VerificationKey"]
+from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
+from ._errors import InvalidToken, KeysUnavailable, Reason
+
+__all__ = [
+    "RSA_SIGNATURE_ALGORITHMS",
+    "JWKSError",
+    "JWKSKeySource",
+    "ParsedJWKS",
+    "SkippedKey",
+    "VerificationKey",
+    "parse_jwks",
+]
+
+logger = logging.getLogger("genauth_guard")
+
+#: JWK ``alg`` values accepted on an RSA key (RFC 7518 section 3.3, RSASSA-PKCS1-v1_5).
+RSA_SIGNATURE_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
+#: RFC 8725 section 3.5 / NIST SP 800-131A: RSA keys under 2048 bits are refused.
+MIN_RSA_BITS = 2048
+#: Larger moduli only cost CPU per verification; no issuer publishes them.
+MAX_RSA_BITS = 16384
+#: OpenSSL refuses public exponents above 64 bits at verification time; refuse them here.
+MAX_EXPONENT_BITS = 64
+#: Private members of an RSA JWK (RFC 7518 section 6.3.2): publishing them means
+#: anyone can sign, so such a key is never trusted.
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth")
+_B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+_SKIP_LOG_MEMORY = 1024
+
+
+class JWKSError(ValueError):
+    """A JWK Set document is unusable as a whole (a fetch that failed, not a bad key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +66,184 @@ class VerificationKey:
     alg: str | None  # the JWK's "alg", when it names one (RFC 7517 section 4.4)
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedKey:
+    """A JWK left out of the key set, and why (the key material itself is not kept)."""
+
+    index: int
+    kid: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedJWKS:
+    """The usable keys of a JWK Set, the skipped ones and how many were beyond the cap."""
+
+    keys: tuple[VerificationKey, ...]
+    skipped: tuple[SkippedKey, ...]
+    beyond_max_keys: int
+
+
+def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
+    """Parse a JWK Set document (RFC 7517 section 5), keeping only usable RSA keys.
+
+    Raises only :class:`JWKSError`, when the document as a whole is unusable (not
+    JSON, not an object, no ``keys`` list). A bad key never fails the set: it is
+    skipped with a reason (see :func:`_usable_key` for the rules). Only the first
+    ``max_keys`` entries are looked at. When several usable keys share a ``kid``
+    the first one wins and the others are skipped: RFC 7517 section 4.5 asks for
+    distinct ``kid`` values within a set, and picking by position keeps the choice
+    deterministic.
+    """
+    try:
+        document = json.loads(content)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise JWKSError("the JWKS is not JSON") from None
+    if not isinstance(document, dict):
+        raise JWKSError("the JWKS is not a JSON object")
+    entries = document.get("keys")
+    if not isinstance(entries, list):
+        raise JWKSError('the JWKS has no "keys" list')
+    keys: list[VerificationKey] = []
+    skipped: list[SkippedKey] = []
+    seen: set[str] = set()
+    for index, jwk in enumerate(entries[:max_keys]):
+        kid = jwk.get("kid") if isinstance(jwk, dict) else None
+        kid = kid if isinstance(kid, str) else None
+        key, reason = _usable_key(jwk)
+        if key is not None and key.kid is not None and key.kid in seen:
+            key, reason = None, "duplicate kid (the first key with it is used)"
+        if key is None:
+            skipped.append(SkippedKey(index, kid, reason))
+            continue
+        if key.kid is not None:
+            seen.add(key.kid)
+        keys.append(key)
+    return ParsedJWKS(tuple(keys), tuple(skipped), max(0, len(entries) - max_keys))
+
+
+def _usable_key(jwk: object) -> tuple[VerificationKey | None, str]:
+    """One JWK as a verification key, or None and the reason it is skipped.
+
+    Rules: RSA only (RFC 7518 section 6.3); ``use`` absent or ``sig`` (RFC 7517
+    4.2); ``key_ops`` absent or containing ``verify`` (RFC 7517 4.3); ``alg`` absent
+    or in the RS family (RFC 7517 4.4, RFC 8725 3.1: the key, not the token, bounds
+    the algorithm); ``n``/``e`` as Base64urlUInt (RFC 7518 6.3.1); at least 2048
+    bits (RFC 8725 3.5); no private members.
+    """
+    if not isinstance(jwk, dict):
+        return None, "not a JSON object"
+    kty = jwk.get("kty")
+    if kty != "RSA":
+        return None, "kty is not RSA" if isinstance(kty, str) else "malformed kty"
+    kid = jwk.get("kid")
+    if kid is not None and (not isinstance(kid, str) or not kid):
+        return None, "malformed kid"
+    use = jwk.get("use")
+    if use is not None and use != "sig":
+        return None, "use is not sig" if isinstance(use, str) else "malformed use"
+    ops = jwk.get("key_ops")
+    if ops is not None:
+        if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
+            return None, "malformed key_ops"
+        if "verify" not in ops:
+            return None, "key_ops does not allow verify"
+    alg = jwk.get("alg")
+    if alg is not None:
+        if not isinstance(alg, str):
+            return None, "malformed alg"
+        if alg not in RSA_SIGNATURE_ALGORITHMS:
+            return None, "alg is not RS256, RS384 or RS512"
+    if any(member in jwk for member in _PRIVATE_MEMBERS):
+        return None, "publishes private key material"
+    n = _b64url_uint(jwk.get("n"))
+    e = _b64url_uint(jwk.get("e"))
+    if n is None or e is None:
+        return None, "malformed or missing n/e"
+    if n.bit_length() < MIN_RSA_BITS:
+        return None, f"RSA key under {MIN_RSA_BITS} bits"
+    if n.bit_length() > MAX_RSA_BITS or e.bit_length() > MAX_EXPONENT_BITS:
+        return None, "RSA key too large"
+    try:
+        public = RSAPublicNumbers(e, n).public_key()
+    except ValueError:  # e.g. even modulus or exponent, exponent under 3
+        return None, "invalid RSA public numbers"
+    return VerificationKey(kid, public, "RSA", alg), ""
+
+
+def _b64url_uint(value: object) -> int | None:
+    """Decode a Base64urlUInt (RFC 7518 section 2); None when it is not one.
+
+    Padding and leading zero octets are tolerated: some issuers emit them and they
+    change nothing about the key.
+    """
+    if not isinstance(value, str) or not _B64URL.fullmatch(value):
+        return None
+    bare = value.rstrip("=")
+    if len(bare) % 4 == 1:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    number = int.from_bytes(raw, "big")
+    return number or None
+
+
+@dataclass(frozen=True, slots=True)
+class _KeySet:
+    by_kid: Mapping[str, VerificationKey]
+    keys: tuple[VerificationKey, ...]
+    fingerprint: frozenset[tuple[str | None, int, int]]
+
+    @classmethod
+    def of(cls, keys: tuple[VerificationKey, ...]) -> _KeySet:
+        by_kid = {k.kid: k for k in keys if k.kid is not None}
+        numbers = [(k.kid, k.key.public_numbers()) for k in keys]
+        return cls(by_kid, keys, frozenset((kid, nums.n, nums.e) for kid, nums in numbers))
+
+    def find(self, kid: str | None) -> VerificationKey | None:
+        if kid is None:
+            # RFC 7515 4.1.4: without a kid the key is implied, which is only
+            # unambiguous when the set holds exactly one usable key.
+            return self.keys[0] if len(self.keys) == 1 else None
+        return self.by_kid.get(kid)
+
+
+class _FetchFailed(Exception):
+    """A fetch of the discovery document or the JWKS failed; the text says why."""
+
+
 class JWKSKeySource:
-    """Signing keys of one issuer, from ``jwks_uri`` or discovered from ``issuer``."""
+    """Signing keys of one issuer, from ``jwks_uri`` or discovered from ``issuer``.
+
+    With only ``issuer``, ``jwks_uri`` is read from
+    ``{issuer}/.well-known/openid-configuration``, whose ``issuer`` must equal the
+    configured one (OIDC Discovery 1.0 sections 4 and 4.3); it is discovered once per
+    source. An explicit ``jwks_uri`` skips discovery. Construction does no I/O.
+
+    Defaults and why:
+
+    - ``cache_ttl`` 600 s: keys are fresh for ten minutes; the next ``get_key`` after
+      that refreshes them (awaited, single flight).
+    - ``refetch_per_minute`` 5 (GenAuth's Express quick start): a token bucket of that
+      capacity, refilled continuously. An unknown ``kid`` takes a token to refetch;
+      without one it is ``InvalidToken(UNKNOWN_KEY)`` at once. After a failed fetch,
+      every further attempt (TTL refresh included) also takes a token, so an outage
+      costs the issuer at most this many requests a minute from this process.
+    - ``stale_max_age`` 86400 s: when refreshing fails, the last good keys keep
+      serving (with a warning) until this long after their last successful fetch;
+      past that, or with no keys at all, ``KeysUnavailable`` (HTTP 503). While stale
+      keys serve, retries run in the background so requests do not wait on a dead
+      issuer.
+    - ``timeout`` 5 s for the whole fetch (connect to last byte), ``max_bytes`` 512
+      KiB read while streaming, ``max_keys`` 64 JWK entries looked at.
+    - Redirects are never followed (a 3xx is a failed fetch): the keys come from the
+      configured URL only.
+    - Plain ``http`` only for loopback hosts unless ``allow_http=True``.
+
+    ``clock`` (default ``time.monotonic``) drives the TTL, the bucket and staleness.
+    """
 
     def __init__(
         self,
@@ -44,20 +260,306 @@ class JWKSKeySource:
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        raise NotImplementedError
+        if jwks_uri is None and issuer is None:
+            raise ValueError("JWKSKeySource needs jwks_uri or issuer (for discovery)")
+        for name, number in (
+            ("cache_ttl", cache_ttl),
+            ("refetch_per_minute", refetch_per_minute),
+            ("timeout", timeout),
+            ("max_bytes", max_bytes),
+            ("max_keys", max_keys),
+        ):
+            if not number > 0:
+                raise ValueError(f"{name} must be positive, got {number!r}")
+        if stale_max_age < 0:
+            raise ValueError(f"stale_max_age must not be negative, got {stale_max_age!r}")
+        self.issuer = issuer
+        self._discovery_url: str | None = None
+        if jwks_uri is not None:
+            check_url(jwks_uri, allow_http=allow_http, what="jwks_uri")
+        elif issuer is not None:
+            check_url(issuer, allow_http=allow_http, what="issuer")
+            self._discovery_url = discovery_url(issuer)
+        self._jwks_uri = jwks_uri
+        self._client = http_client
+        self._owns_client = http_client is None
+        self._cache_ttl = cache_ttl
+        self._stale_max_age = max(stale_max_age, cache_ttl)
+        self._timeout = timeout
+        self._max_bytes = max_bytes
+        self._max_keys = max_keys
+        self._allow_http = allow_http
+        self._clock = clock
+        self._capacity = max(1.0, refetch_per_minute)
+        self._rate = refetch_per_minute / 60.0
+        self._tokens = self._capacity
+        self._bucket_at = clock()
+        self._keyset: _KeySet | None = None
+        self._fetched_at = 0.0
+        self._last_failed = False
+        self._last_error: str | None = None
+        self._inflight: asyncio.Task[bool] | None = None
+        self._logged_skips: set[tuple[str | None, str]] = set()
+        self._logged_beyond = 0
+        #: Increments each time the set of usable keys changes (0: never fetched).
+        self.generation = 0
+
+    # -- public ------------------------------------------------------------------
+
+    @property
+    def jwks_uri(self) -> str | None:
+        """The configured or discovered ``jwks_uri`` (None until discovered)."""
+        return self._jwks_uri
+
+    @property
+    def keys(self) -> tuple[VerificationKey, ...]:
+        """The usable keys of the last good fetch (empty before the first one)."""
+        return self._keyset.keys if self._keyset is not None else ()
 
     async def get_key(self, kid: str | None) -> VerificationKey:
-        """The key for ``kid``; raises InvalidToken(UNKNOWN_KEY) or KeysUnavailable."""
-        raise NotImplementedError
+        """The key for ``kid``; raises InvalidToken(UNKNOWN_KEY) or KeysUnavailable.
+
+        ``kid`` None works only when the set holds exactly one usable key.
+        """
+        if kid is not None and not isinstance(kid, str):
+            raise InvalidToken(Reason.UNKNOWN_KEY, "the token's kid is not a string")
+        fresh = False
+        if self._expired(self._clock()):
+            fresh = await self._refresh_due()
+        keyset = self._servable_or_raise()
+        key = keyset.find(kid)
+        if key is not None:
+            return key
+        if kid is None:
+            raise InvalidToken(
+                Reason.UNKNOWN_KEY,
+                f"the token has no kid and the issuer's JWKS holds {len(keyset.keys)} "
+                "usable keys; a kid is required unless it holds exactly one",
+            )
+        if not fresh:
+            # An unknown kid may be a key the issuer just rotated in (RFC 7517 4.5):
+            # refetch once, rate-limited, shared with concurrent misses.
+            if self._inflight is None and not self._take_token():
+                raise InvalidToken(
+                    Reason.UNKNOWN_KEY,
+                    "no key in the issuer's JWKS matches the token's kid "
+                    "(JWKS refetch rate limit reached)",
+                )
+            if not await self._flight():
+                raise self._unavailable()
+            key = self._servable_or_raise().find(kid)
+            if key is not None:
+                return key
+        raise InvalidToken(
+            Reason.UNKNOWN_KEY, "no key in the issuer's JWKS matches the token's kid"
+        )
 
     def has_key(self, kid: str | None) -> bool:
-        """Cheap, synchronous: is ``kid`` in the current key set (no I/O)."""
-        raise NotImplementedError
+        """Cheap, synchronous: is ``kid`` in the current key set (no I/O).
+
+        False once the keys are older than the stale bound.
+        """
+        keyset = self._servable()
+        return keyset is not None and keyset.find(kid) is not None
 
     async def refresh(self) -> None:
-        """Fetch the key set now (warm-up); raises KeysUnavailable on failure."""
-        raise NotImplementedError
+        """Fetch the key set now (warm-up); raises KeysUnavailable on failure.
+
+        Shares a fetch already in flight; not subject to the refetch rate limit.
+        """
+        if not await self._flight():
+            raise self._unavailable()
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this source created it."""
-        raise NotImplementedError
+        """Cancel a fetch in flight and close the HTTP client if this source created it."""
+        task, self._inflight = self._inflight, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                if not task.cancelled():  # our caller was cancelled, not the task
+                    raise
+        client, owned = self._client, self._owns_client
+        if owned:
+            self._client = None
+        if client is not None and owned:
+            await client.aclose()
+
+    async def __aenter__(self) -> JWKSKeySource:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- freshness, staleness, rate limit ---------------------------------------
+
+    def _expired(self, now: float) -> bool:
+        return self._keyset is None or now - self._fetched_at >= self._cache_ttl
+
+    def _servable(self) -> _KeySet | None:
+        if self._keyset is None or self._clock() - self._fetched_at > self._stale_max_age:
+            return None
+        return self._keyset
+
+    def _servable_or_raise(self) -> _KeySet:
+        keyset = self._servable()
+        if keyset is None:
+            raise self._unavailable()
+        return keyset
+
+    def _unavailable(self) -> KeysUnavailable:
+        if self._keyset is None:
+            why = self._last_error or "no keys fetched yet"
+        else:
+            why = f"the last good keys are older than {self._stale_max_age:.0f} s"
+            if self._last_error:
+                why = f"{self._last_error}; {why}"
+        return KeysUnavailable(f"signing keys unavailable: {why}", self._retry_after())
+
+    def _refill(self) -> None:
+        now = self._clock()
+        elapsed = max(0.0, now - self._bucket_at)  # a clock going back refills nothing
+        self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
+        self._bucket_at = now
+
+    def _take_token(self) -> bool:
+        self._refill()
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def _retry_after(self) -> int:
+        """Seconds until the bucket allows another attempt (at least 1)."""
+        self._refill()
+        return max(1, math.ceil((1.0 - self._tokens) / self._rate))
+
+    # -- fetching -----------------------------------------------------------------
+
+    async def _refresh_due(self) -> bool:
+        """Refresh keys that are missing or past their TTL; True if fresh keys arrived.
+
+        After a success the refresh is free; after a failure it takes a token. The
+        caller waits unless stale keys can serve meanwhile after a failure.
+        """
+        if self._inflight is None and self._last_failed and not self._take_token():
+            return False
+        wait = not self._last_failed or self._servable() is None
+        if not wait:
+            self._start()
+            return False
+        return await self._flight()
+
+    def _start(self) -> asyncio.Task[bool]:
+        if self._inflight is None:
+            self._inflight = asyncio.get_running_loop().create_task(self._fetch())
+        return self._inflight
+
+    async def _flight(self) -> bool:
+        """Join the fetch in flight or start one (single flight); True on success."""
+        # shield: a caller cancelled mid-wait must not cancel the fetch others share.
+        return await asyncio.shield(self._start())
+
+    async def _fetch(self) -> bool:
+        """One fetch; records its outcome and never raises (but for cancellation)."""
+        try:
+            if self._jwks_uri is None:
+                self._jwks_uri = await self._discover()
+            parsed = parse_jwks(await self._get(self._jwks_uri), max_keys=self._max_keys)
+            self._store(parsed)
+            return True
+        except (_FetchFailed, JWKSError, DiscoveryError) as exc:
+            self._record_failure(str(exc))
+            return False
+        finally:
+            if self._inflight is asyncio.current_task():
+                self._inflight = None
+
+    async def _discover(self) -> str:
+        assert self.issuer is not None
+        assert self._discovery_url is not None
+        content = await self._get(self._discovery_url)
+        try:
+            metadata = parse_provider_metadata(self.issuer, content, allow_http=self._allow_http)
+        except RecursionError:
+            raise DiscoveryError("the discovery document is not JSON") from None
+        if metadata.jwks_uri is None:
+            raise DiscoveryError("the discovery document has no jwks_uri")
+        return metadata.jwks_uri
+
+    async def _get(self, url: str) -> bytes:
+        """GET ``url``: status 200 only, no redirects, bounded in time and size."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+        try:
+            async with asyncio.timeout(self._timeout):  # httpx's timeout is per phase
+                async with self._client.stream(
+                    "GET",
+                    url,
+                    headers={"accept": "application/json", "accept-encoding": "identity"},
+                    timeout=self._timeout,
+                    follow_redirects=False,
+                ) as response:
+                    if response.status_code != 200:
+                        raise _FetchFailed(f"{url} answered HTTP {response.status_code}")
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > self._max_bytes:
+                        raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > self._max_bytes:
+                            raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
+                    return bytes(body)
+        except TimeoutError:
+            raise _FetchFailed(f"{url} timed out after {self._timeout} s") from None
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            raise _FetchFailed(f"{url} failed: {type(exc).__name__}") from None
+
+    def _store(self, parsed: ParsedJWKS) -> None:
+        for skipped in parsed.skipped:
+            self._log_skip(skipped)
+        if parsed.beyond_max_keys and parsed.beyond_max_keys != self._logged_beyond:
+            logger.warning(
+                "JWKS %s: %d entries beyond max_keys=%d ignored",
+                self._jwks_uri,
+                parsed.beyond_max_keys,
+                self._max_keys,
+            )
+        self._logged_beyond = parsed.beyond_max_keys
+        keyset = _KeySet.of(parsed.keys)
+        if self._keyset is None or keyset.fingerprint != self._keyset.fingerprint:
+            self.generation += 1
+        self._keyset = keyset
+        self._fetched_at = self._clock()
+        if self._last_failed:
+            logger.info("JWKS %s fetched again after a failure", self._jwks_uri)
+        self._last_failed = False
+        self._last_error = None
+
+    def _record_failure(self, why: str) -> None:
+        self._last_failed = True
+        self._last_error = why
+        keyset = self._servable()
+        if keyset is not None:
+            logger.warning(
+                "JWKS refresh failed (%s); serving the keys fetched %.0f s ago "
+                "until they are %.0f s old",
+                why,
+                self._clock() - self._fetched_at,
+                self._stale_max_age,
+            )
+        else:
+            logger.warning("JWKS fetch failed (%s); no usable keys to serve", why)
+
+    def _log_skip(self, skipped: SkippedKey) -> None:
+        """Warn once per (kid, reason); the key material is never logged."""
+        marker = (skipped.kid, skipped.reason)
+        if marker in self._logged_skips:
+            return
+        if len(self._logged_skips) >= _SKIP_LOG_MEMORY:
+            self._logged_skips.clear()
+        self._logged_skips.add(marker)
+        name = repr(skipped.kid[:64]) if skipped.kid is not None else f"#{skipped.index}"
+        logger.warning("JWKS key %s skipped: %s", name, skipped.reason)
