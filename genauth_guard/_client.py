@@ -54,6 +54,7 @@ _AUTH_METHODS: tuple[str, ...] = ("client_secret_post", "client_secret_basic")
 _MAX_RESPONSE_BYTES = 256 * 1024
 # RFC 6750 section 2.1 b64token: what may follow "Bearer " in a header.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_BEARER_SCHEME = re.compile(r"(?:^|,)\s*bearer(?=\s|,|$)", re.IGNORECASE)
 _INVALID_TOKEN = re.compile(r"""(?:^|[\s,])error\s*=\s*(?:"invalid_token"|invalid_token\b)""")
 _USER_AGENT = "genauth-guard"
 
@@ -189,8 +190,10 @@ def is_invalid_token_challenge(response: httpx.Response) -> bool:
     """True for a 401 whose Bearer challenge says ``error="invalid_token"`` (RFC 6750 3.1)."""
     if response.status_code != 401:
         return False
-    for challenge in response.headers.get_list("www-authenticate"):
-        if challenge.lstrip()[:6].lower() == "bearer" and _INVALID_TOKEN.search(challenge):
+    for value in response.headers.get_list("www-authenticate"):
+        # One header may hold several challenges (RFC 9110 11.6.1): look after "Bearer".
+        scheme = _BEARER_SCHEME.search(value)
+        if scheme is not None and _INVALID_TOKEN.search(value, scheme.end()):
             return True
     return False
 

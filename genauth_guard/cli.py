@@ -1,14 +1,23 @@
-"""The ``genauth-guard`` command line: ``issuer`` (a local development issuer)."""
+"""The ``genauth-guard`` command line.
+
+``issuer`` runs a local development issuer; ``token`` gets an access token with the
+client_credentials grant (RFC 6749 section 4.4).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._client import AuthMethod
 
 __all__ = ["main"]
 
@@ -66,6 +75,92 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_token(args: argparse.Namespace) -> int:
+    from ._client import ClientCredentialsAuth, ClientCredentialsError
+
+    # Secrets belong in the environment: command lines show up in `ps` and shell history.
+    issuer = args.issuer or (None if args.token_url else os.environ.get("GENAUTH_ISSUER"))
+    client_id = args.client_id or os.environ.get("GENAUTH_CLIENT_ID")
+    secret = args.client_secret or os.environ.get("GENAUTH_CLIENT_SECRET")
+    missing = [
+        name
+        for name, value in (
+            ("--issuer or --token-url (or GENAUTH_ISSUER)", issuer or args.token_url),
+            ("--client-id (or GENAUTH_CLIENT_ID)", client_id),
+            ("--client-secret (or GENAUTH_CLIENT_SECRET)", secret),
+        )
+        if not value
+    ]
+    if missing or not client_id or not secret:
+        print(f"genauth-guard token: missing {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        auth = ClientCredentialsAuth(
+            issuer=issuer,
+            token_url=args.token_url,
+            client_id=client_id,
+            client_secret=secret,
+            scope=" ".join(args.scope) if args.scope else None,
+            audience=args.audience,
+            resource=args.resource or None,
+            auth_method=_AUTH_METHODS[args.auth_method],
+            timeout=args.timeout,
+            max_retries=args.retries,
+            allow_http=args.allow_http,
+        )
+    except ValueError as exc:
+        print(f"genauth-guard token: {exc}", file=sys.stderr)
+        return 2
+    try:
+        with auth:
+            token = auth.get_token()
+    except ClientCredentialsError as exc:
+        print(f"genauth-guard token: {exc}", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
+
+
+_AUTH_METHODS: dict[str, AuthMethod] = {
+    "post": "client_secret_post",
+    "basic": "client_secret_basic",
+    "client_secret_post": "client_secret_post",
+    "client_secret_basic": "client_secret_basic",
+}
+
+
+def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    token = commands.add_parser(
+        "token",
+        help="get an access token (client credentials) and print it",
+        description="Print an access token from the client_credentials grant. "
+        "GENAUTH_ISSUER, GENAUTH_CLIENT_ID and GENAUTH_CLIENT_SECRET stand in for the "
+        "options; prefer the environment for the secret.",
+    )
+    where = token.add_mutually_exclusive_group()
+    where.add_argument("--issuer", help="issuer URL; the token endpoint is discovered")
+    where.add_argument("--token-url", help="token endpoint URL (no discovery)")
+    token.add_argument("--client-id")
+    token.add_argument("--client-secret", help="prefer GENAUTH_CLIENT_SECRET")
+    token.add_argument(
+        "--scope", action="append", default=[], help='e.g. "order:read" (repeatable)'
+    )
+    token.add_argument("--audience", help="audience parameter (the API's identifier)")
+    token.add_argument("--resource", action="append", default=[], help="RFC 8707 resource")
+    token.add_argument(
+        "--auth-method",
+        choices=sorted(_AUTH_METHODS),
+        default="post",
+        help="client authentication: post (GenAuth's default) or basic",
+    )
+    token.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    token.add_argument("--retries", type=int, default=2, help="retries on network/5xx faults")
+    token.add_argument(
+        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
+    )
+    token.set_defaults(run=_cmd_token)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genauth-guard", description="GenAuth / OIDC bearer tokens for Python APIs."
@@ -91,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     issuer.add_argument("--token-ttl", type=int, default=3600, help="token lifetime, seconds")
     issuer.add_argument("--rfc9068", action="store_true", help="issue RFC 9068 at+jwt tokens")
     issuer.set_defaults(run=_cmd_issuer)
+    _add_token_parser(commands)
     return parser
 
 

@@ -1,0 +1,186 @@
+"""Client tests: a controllable clock, an auth factory, a real tiny API and a tamperer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from genauth_guard._client import ClientCredentialsAuth
+from genauth_guard.testing import LocalIssuer
+
+READER_SECRET = "reader-secret"
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+MakeAuth = Callable[..., ClientCredentialsAuth]
+
+
+@pytest.fixture
+def make_auth(issuer: LocalIssuer, clock: FakeClock) -> Iterator[MakeAuth]:
+    """ClientCredentialsAuth for order-reader at the issuer; no backoff waits."""
+    made: list[ClientCredentialsAuth] = []
+
+    def make(**overrides: Any) -> ClientCredentialsAuth:
+        params: dict[str, Any] = {
+            "issuer": issuer.issuer,
+            "client_id": "order-reader",
+            "client_secret": READER_SECRET,
+            "scope": "order:read",
+            "backoff": 0,
+            "clock": clock,
+        }
+        if "token_url" in overrides:
+            del params["issuer"]
+        params.update(overrides)
+        auth = ClientCredentialsAuth(**params)
+        made.append(auth)
+        return auth
+
+    yield make
+    for auth in made:
+        auth.close()
+
+
+class OrderApi:
+    """A tiny real API: tokens in ``revoked`` (or all, with ``reject_all``) get a 401."""
+
+    def __init__(self) -> None:
+        self.revoked: set[str] = set()
+        self.reject_all = False
+        self.status = 401
+        self.challenge = 'Bearer realm="orders", error="invalid_token", error_description="revoked"'
+        self.seen: list[tuple[str, bytes]] = []
+        self.app = Starlette(routes=[Route("/orders", self.orders, methods=["GET", "POST"])])
+
+    async def orders(self, request: Request) -> Response:
+        authorization = request.headers.get("authorization", "")
+        body = await request.body()
+        self.seen.append((authorization, body))
+        token = authorization.removeprefix("Bearer ")
+        if self.reject_all or token in self.revoked:
+            return JSONResponse(
+                {"error": "invalid_token"},
+                status_code=self.status,
+                headers={"www-authenticate": self.challenge},
+            )
+        return JSONResponse({"orders": [], "echo": body.decode()})
+
+    @property
+    def tokens(self) -> list[str]:
+        return [auth.removeprefix("Bearer ") for auth, _ in self.seen]
+
+
+def serve(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a loopback port in a thread; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+
+    def run() -> None:
+        asyncio.run(server.serve(sockets=[sock]))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.005)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[OrderApi, str]]:
+    order_api = OrderApi()
+    for url in serve(order_api.app):
+        yield order_api, url
+
+
+Edit = Callable[[int, Any], tuple[int, bytes]]
+
+
+class Tamper(httpx.BaseTransport):
+    """Real HTTP to the issuer, then the token response is rewritten by ``edit``.
+
+    The local issuer always answers well-formed; this reaches the malformed cases
+    while the request still goes to (and is counted by) the real issuer.
+    """
+
+    def __init__(self, edit: Edit) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.edit = edit
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        content = response.read()
+        response.close()
+        if not request.url.path.endswith("/token"):
+            return httpx.Response(response.status_code, headers=response.headers, content=content)
+        status, body = self.edit(response.status_code, json.loads(content))
+        return httpx.Response(status, headers={"content-type": "application/json"}, content=body)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def tampered(edit: Callable[[dict[str, Any]], Any], status: int | None = None) -> httpx.Client:
+    """A token client whose responses are ``edit(body)`` as JSON (and ``status``)."""
+
+    def rewrite(code: int, body: Any) -> tuple[int, bytes]:
+        return status or code, json.dumps(edit(body)).encode()
+
+    return httpx.Client(transport=Tamper(rewrite))
+
+
+Tampered = Callable[..., httpx.Client]
+
+
+@pytest.fixture
+def tamper() -> Iterator[Tampered]:
+    """``tamper(edit, status=None)``: a token http client rewriting token responses."""
+    clients: list[httpx.Client] = []
+
+    def make(edit: Callable[[dict[str, Any]], Any], status: int | None = None) -> httpx.Client:
+        client = tampered(edit, status)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
