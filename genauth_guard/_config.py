@@ -1,0 +1,278 @@
+"""Verifier configuration: one frozen, typed object with documented defaults.
+
+Built in code (``GuardConfig(issuer=..., audience=...)``) or from environment
+variables (:meth:`GuardConfig.from_env`). Every option is described, with its default
+and the reason for it, in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeAlias
+
+__all__ = ["SUPPORTED_ALGORITHMS", "ClaimCheck", "GuardConfig"]
+
+#: Algorithms the verifier can check with the RSA keys of a JWKS (RFC 7518 3.3, 3.5).
+SUPPORTED_ALGORITHMS: frozenset[str] = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
+)
+
+#: A claim check: a value the claim must equal, a sequence (list or tuple) whose
+#: members must all be included in the claim, or a predicate returning True to accept.
+ClaimCheck: TypeAlias = Callable[[Any], bool] | Sequence[Any] | str | int | float | bool | None
+
+_RFC9068_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+
+
+def _names(value: str | Sequence[str], what: str) -> tuple[str, ...]:
+    """A str or a sequence of str as a non-empty tuple of non-empty, unique strings."""
+    items = (value,) if isinstance(value, str) else tuple(value)
+    if not items:
+        raise ValueError(f"{what} is required")
+    for item in items:
+        if not isinstance(item, str) or not item or item != item.strip():
+            raise ValueError(f"{what} must be non-empty strings without surrounding spaces")
+    return tuple(dict.fromkeys(items))
+
+
+def _check_algorithm(alg: object) -> str:
+    if not isinstance(alg, str):
+        raise ValueError("algorithms must be strings such as 'RS256'")
+    if alg.lower() == "none":
+        raise ValueError("algorithm 'none' is never accepted (RFC 8725 section 3.1)")
+    if alg.upper().startswith("HS"):
+        raise ValueError(
+            f"algorithm {alg!r} is an HMAC algorithm: access tokens are verified with the "
+            "issuer's public keys only (RFC 8725 sections 2.1 and 3.1)"
+        )
+    if alg not in SUPPORTED_ALGORITHMS:
+        raise ValueError(
+            f"algorithm {alg!r} is not supported; choose from {sorted(SUPPORTED_ALGORITHMS)}"
+        )
+    return alg
+
+
+def _non_negative(value: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number")
+    if value < 0:
+        raise ValueError(f"{what} must not be negative")
+    return value
+
+
+def _positive(value: float, what: str) -> float:
+    if _non_negative(value, what) == 0:
+        raise ValueError(f"{what} must be greater than zero")
+    return value
+
+
+def _int_option(value: int, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{what} must be an integer >= {minimum}")
+    return value
+
+
+def _freeze_check(name: object, check: ClaimCheck) -> ClaimCheck:
+    if not isinstance(name, str) or not name:
+        raise ValueError("claim_checks keys must be claim names")
+    if callable(check) or check is None or isinstance(check, str | int | float | bool):
+        return check
+    if isinstance(check, Sequence):
+        return tuple(check)
+    raise ValueError(
+        f"claim check for {name!r} must be a value, a list of values, or a callable predicate"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GuardConfig:
+    """How access tokens are verified (RFC 7519, RFC 8725, optionally RFC 9068).
+
+    ``issuer`` and ``audience`` accept one string or several; the normalised tuples
+    are :attr:`issuers` and :attr:`audiences`. Defaults accept GenAuth access tokens
+    (``typ: JWT``, RS256, no ``client_id``).
+    """
+
+    issuer: str | Sequence[str]
+    """Accepted ``iss`` values, compared exactly (RFC 7519 section 4.1.1)."""
+    audience: str | Sequence[str]
+    """Accepted audiences; the token's ``aud`` must hold one (RFC 7519 section 4.1.3)."""
+    jwks_uri: str | None = None
+    """Explicit JWKS URL (one issuer only); otherwise discovered from the issuer."""
+    algorithms: Sequence[str] = ("RS256",)
+    """Allow-list of ``alg`` values (RFC 8725 section 3.1); RS* and PS* only."""
+    leeway: float = 30.0
+    """Seconds of clock skew tolerated on ``exp``, ``nbf``, ``iat`` (RFC 7519 4.1.4)."""
+    max_token_age: float | None = None
+    """Reject tokens whose ``iat`` is older than this many seconds (needs ``iat``)."""
+    required_claims: Sequence[str] = ()
+    """Claims that must be present (in addition to ``iss``, ``aud``, ``exp``)."""
+    claim_checks: Mapping[str, ClaimCheck] = field(default_factory=dict)
+    """Claim name -> value to equal / list whose members must all be included / predicate."""
+    strict_rfc9068: bool = False
+    """Require ``typ`` ``at+jwt`` and the claims of RFC 9068 section 2.2."""
+    scope_claims: Sequence[str] = ("scope", "scp")
+    """Claims read for scopes, e.g. add ``"permissions"``."""
+    max_token_bytes: int = 16 * 1024
+    """Longer tokens are rejected before any decoding (RFC 8725 section 3.x DoS)."""
+    token_cache_size: int = 10_000
+    """Verified tokens kept (LRU); 0 disables the cache."""
+    cache_ttl: float = 600.0
+    """Seconds a fetched JWKS is used before it is fetched again."""
+    refetch_per_minute: float = 5.0
+    """JWKS refetches per minute allowed for unknown ``kid`` values."""
+    stale_max_age: float = 86400.0
+    """Seconds the last good JWKS keeps serving while the issuer is down."""
+    http_timeout: float = 5.0
+    """Seconds allowed for each discovery or JWKS request."""
+    allow_http: bool = False
+    """Allow plain http for non-loopback issuer and JWKS URLs (development only)."""
+
+    issuers: tuple[str, ...] = field(init=False)
+    audiences: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: object) -> None:
+            object.__setattr__(self, name, value)
+
+        issuers = _names(self.issuer, "issuer")
+        audiences = _names(self.audience, "audience")
+        put("issuer", issuers[0] if isinstance(self.issuer, str) else issuers)
+        put("audience", audiences[0] if isinstance(self.audience, str) else audiences)
+        put("issuers", issuers)
+        put("audiences", audiences)
+        if self.jwks_uri is not None:
+            if not isinstance(self.jwks_uri, str) or not self.jwks_uri:
+                raise ValueError("jwks_uri must be a URL")
+            if len(issuers) > 1:
+                raise ValueError(
+                    "jwks_uri applies to a single issuer; with several issuers each one's "
+                    "keys are discovered from its /.well-known/openid-configuration"
+                )
+        algorithms = (
+            (self.algorithms,) if isinstance(self.algorithms, str) else tuple(self.algorithms)
+        )
+        if not algorithms:
+            raise ValueError("algorithms must name at least one algorithm, e.g. 'RS256'")
+        put("algorithms", tuple(dict.fromkeys(_check_algorithm(a) for a in algorithms)))
+        _non_negative(self.leeway, "leeway")
+        if self.max_token_age is not None:
+            _positive(self.max_token_age, "max_token_age")
+        required = (
+            (self.required_claims,)
+            if isinstance(self.required_claims, str)
+            else tuple(self.required_claims)
+        )
+        if required:
+            required = _names(required, "required_claims")
+        put("required_claims", required)
+        if not isinstance(self.claim_checks, Mapping):
+            raise ValueError("claim_checks must be a mapping of claim name to check")
+        checks = {name: _freeze_check(name, c) for name, c in self.claim_checks.items()}
+        put("claim_checks", MappingProxyType(checks))
+        put("scope_claims", _names(self.scope_claims, "scope_claims"))
+        _int_option(self.max_token_bytes, "max_token_bytes", 64)
+        _int_option(self.token_cache_size, "token_cache_size", 0)
+        _positive(self.cache_ttl, "cache_ttl")
+        _positive(self.refetch_per_minute, "refetch_per_minute")
+        _non_negative(self.stale_max_age, "stale_max_age")
+        _positive(self.http_timeout, "http_timeout")
+        put("strict_rfc9068", bool(self.strict_rfc9068))
+        put("allow_http", bool(self.allow_http))
+
+    @property
+    def effective_required_claims(self) -> tuple[str, ...]:
+        """Claims that must be present: ``required_claims`` plus RFC 9068's when strict."""
+        base = _RFC9068_CLAIMS if self.strict_rfc9068 else ("iss", "exp", "aud")
+        return tuple(dict.fromkeys((*base, *self.required_claims)))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> GuardConfig:
+        """Build from ``GENAUTH_*`` variables (see docs/configuration.md).
+
+        ``GENAUTH_ISSUER`` (comma-separated for several) and ``GENAUTH_AUDIENCE`` are
+        required; empty variables count as unset. Keyword ``overrides`` win over the
+        environment (e.g. ``claim_checks``, which has no variable).
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value.strip() if value is not None and value.strip() else None
+
+        def required(name: str) -> str:
+            value = get(name)
+            if value is None:
+                raise ValueError(f"environment variable {name} is required but not set")
+            return value
+
+        def parse(name: str, convert: Callable[[str], Any]) -> Any:
+            value = get(name)
+            if value is None:
+                return None
+            try:
+                return convert(value)
+            except ValueError:
+                raise ValueError(f"environment variable {name} is invalid: {value!r}") from None
+
+        kwargs: dict[str, Any] = {}
+        if "issuer" not in overrides:
+            kwargs["issuer"] = _split(required("GENAUTH_ISSUER"))
+        if "audience" not in overrides:
+            kwargs["audience"] = _split(required("GENAUTH_AUDIENCE"))
+        for option, name, convert in _ENV_OPTIONS:
+            value = parse(name, convert)
+            if value is not None:
+                kwargs[option] = value
+        kwargs.update(overrides)
+        try:
+            return cls(**kwargs)
+        except ValueError as exc:
+            raise ValueError(f"invalid GENAUTH_* configuration: {exc}") from None
+
+
+def _split(value: str) -> tuple[str, ...]:
+    """Comma-separated values, blanks dropped."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _bool(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+def _split_nonempty(value: str) -> tuple[str, ...]:
+    parts = _split(value)
+    if not parts:
+        raise ValueError(value)
+    return parts
+
+
+def _optional_seconds(value: str) -> float | None:
+    return None if value.lower() in ("none", "off") else float(value)
+
+
+_ENV_OPTIONS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
+    ("jwks_uri", "GENAUTH_JWKS_URI", str),
+    ("algorithms", "GENAUTH_ALGORITHMS", _split_nonempty),
+    ("leeway", "GENAUTH_LEEWAY", float),
+    ("max_token_age", "GENAUTH_MAX_TOKEN_AGE", _optional_seconds),
+    ("required_claims", "GENAUTH_REQUIRED_CLAIMS", _split),
+    ("strict_rfc9068", "GENAUTH_STRICT_RFC9068", _bool),
+    ("scope_claims", "GENAUTH_SCOPE_CLAIMS", _split_nonempty),
+    ("max_token_bytes", "GENAUTH_MAX_TOKEN_BYTES", int),
+    ("token_cache_size", "GENAUTH_TOKEN_CACHE_SIZE", int),
+    ("cache_ttl", "GENAUTH_JWKS_CACHE_TTL", float),
+    ("refetch_per_minute", "GENAUTH_JWKS_REFETCH_PER_MINUTE", float),
+    ("stale_max_age", "GENAUTH_JWKS_STALE_MAX_AGE", float),
+    ("http_timeout", "GENAUTH_HTTP_TIMEOUT", float),
+    ("allow_http", "GENAUTH_ALLOW_HTTP", _bool),
+)

@@ -1,0 +1,59 @@
+"""Scopes: reading them from token claims and checking route requirements.
+
+A scope is an exact string (RFC 6749 section 3.3): ``order:reader`` never satisfies
+``order:read``, and no prefix, wildcard or case folding applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ._errors import InsufficientScope, InvalidToken, Reason
+from ._token import AccessToken
+
+__all__ = ["parse_scopes", "require"]
+
+
+def _split(value: str) -> list[str]:
+    # RFC 6749 section 3.3: scope tokens are separated by single spaces (%x20).
+    return [part for part in value.split(" ") if part]
+
+
+def parse_scopes(claims: Mapping[str, Any], claim_names: Iterable[str]) -> frozenset[str]:
+    """Union of the scopes found in ``claim_names``.
+
+    Each claim may be a space-delimited string (``scope``, RFC 8693 section 4.2 and
+    RFC 9068 section 2.2.3) or a list of strings (``scp``, ``permissions``). Any other
+    shape makes the token invalid rather than silently granting or dropping scopes.
+    """
+    found: list[str] = []
+    for name in claim_names:
+        value = claims.get(name)
+        if value is None:
+            continue
+        if type(value) is str:
+            found.extend(_split(value))
+        elif type(value) is list and all(type(item) is str for item in value):
+            found.extend(value)
+        else:
+            raise InvalidToken(Reason.CLAIM, f"claim {name} must be a string or list of strings")
+    return frozenset(found)
+
+
+def require(token: AccessToken, scopes: Sequence[str], *, any_of: bool = False) -> None:
+    """Raise :class:`InsufficientScope` unless ``token`` grants ``scopes``.
+
+    All of ``scopes`` are needed by default; with ``any_of=True`` one is enough. An
+    empty requirement always passes. A single string is read as space-delimited
+    scopes, so ``require(token, "order:read")`` is not split into characters.
+    """
+    required: Sequence[str] = _split(scopes) if isinstance(scopes, str) else scopes
+    if not required:
+        return
+    granted = token.scopes
+    if any_of:
+        if granted.isdisjoint(required):
+            raise InsufficientScope(required, any_of=True)
+    elif not granted.issuperset(required):
+        raise InsufficientScope(required)

@@ -1,0 +1,81 @@
+"""Cache of verified tokens, so a token seen again skips the RSA verify.
+
+Keyed by the exact token string. An entry holds the time interval in which the
+verifier's own time rules (``exp``, ``nbf``, ``iat``, max age, each with the leeway)
+accept the token, and is served only inside it; it is also dropped as soon as the
+signing key leaves the issuer's JWKS (rotation or revocation of a key).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+from cachetools import LRUCache
+
+from ._token import AccessToken
+
+__all__ = ["KeyPresence", "VerifiedTokenCache"]
+
+
+class KeyPresence(Protocol):
+    """The part of a key source the cache needs: a cheap, synchronous membership test."""
+
+    def has_key(self, kid: str | None) -> bool: ...
+
+
+class _Entry(NamedTuple):
+    token: AccessToken
+    not_before: float  # the first instant verify() would accept the token
+    not_after: float  # the first instant verify() would reject it again
+    source: KeyPresence
+    kid: str | None
+
+
+class VerifiedTokenCache:
+    """A bounded LRU of verified tokens; ``maxsize=0`` makes every call a no-op."""
+
+    __slots__ = ("_entries", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._entries: LRUCache[str, _Entry] | None = LRUCache(maxsize) if maxsize > 0 else None
+
+    def get(self, token: str, now: float) -> AccessToken | None:
+        """The cached token if ``now`` lies in its accepted interval and its key remains.
+
+        The hit path is one lookup, two comparisons and one ``has_key`` call.
+        """
+        entries = self._entries
+        if entries is None:
+            return None
+        try:
+            entry = entries[token]
+        except (KeyError, TypeError):  # TypeError: an unhashable non-string "token"
+            return None
+        if entry.not_before <= now < entry.not_after and entry.source.has_key(entry.kid):
+            return entry.token
+        # Expired, not yet valid under a clock that moved back, or its key was removed:
+        # forget it; verify() decides afresh.
+        entries.pop(token, None)
+        return None
+
+    def put(
+        self,
+        token: str,
+        verified: AccessToken,
+        *,
+        not_before: float,
+        not_after: float,
+        source: KeyPresence,
+        kid: str | None,
+    ) -> None:
+        """Remember ``verified`` for ``token`` while ``not_before <= now < not_after``."""
+        if self._entries is not None and not_before < not_after:
+            self._entries[token] = _Entry(verified, not_before, not_after, source, kid)
+
+    def clear(self) -> None:
+        if self._entries is not None:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return 0 if self._entries is None else len(self._entries)

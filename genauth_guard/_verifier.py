@@ -1,0 +1,322 @@
+"""The verifier: token string -> :class:`AccessToken`, or a :class:`GuardError`.
+
+Order of checks (RFC 8725 section 3, RFC 7519 section 7.2): size and shape, header
+(``alg`` allow-list, ``crit``, ``typ``), issuer chosen by the unverified ``iss``, key
+by ``kid`` from that issuer's JWKS only, signature, then claims. The signature is
+checked with ``cryptography`` directly: the parse and the claim rules stay a small
+fraction of the RSA verify itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from types import MappingProxyType, TracebackType
+from typing import Any
+
+import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+
+from ._config import ClaimCheck, GuardConfig
+from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
+from ._jwks import JWKSKeySource
+from ._jws import parse_compact
+from ._scopes import parse_scopes
+from ._token import AccessToken
+from ._token_cache import VerifiedTokenCache
+
+__all__ = ["Verifier"]
+
+logger = logging.getLogger("genauth_guard.verifier")
+
+_MISSING: Any = object()
+# NumericDate bounds (RFC 7519 section 2): beyond them a value is nonsense, and the
+# bound keeps int + float arithmetic from overflowing on absurd integers.
+_MAX_DATE = 1e13
+# A kid longer than this cannot be one of ours; rejecting it early keeps such strings
+# from reaching the key source at all (RFC 8725 section 3.10: kid is untrusted input).
+_MAX_KID = 256
+# typ values accepted by default: GenAuth's "JWT" and RFC 9068's "at+jwt" (media types
+# are case-insensitive, RFC 7515 section 4.1.9). Other explicit types (logout, DPoP,
+# SET...) are other kinds of JWT and are refused (RFC 8725 section 3.11).
+_DEFAULT_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
+_RFC9068_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+
+_HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = MappingProxyType(
+    {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
+)
+
+
+def _signature_scheme(alg: str) -> tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]:
+    """Padding and hash for RS* (RFC 7518 section 3.3) and PS* (section 3.5)."""
+    digest = _HASHES[alg[2:]]()
+    if alg.startswith("PS"):
+        # RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash output.
+        return padding.PSS(padding.MGF1(digest), digest.digest_size), digest
+    return padding.PKCS1v15(), digest
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str) -> int | float | None:
+    """A NumericDate claim (RFC 7519 section 2), None when absent; bool is not a number."""
+    value = claims.get(name, _MISSING)
+    if value is _MISSING:
+        return None
+    kind = type(value)
+    if (kind is int or kind is float) and -_MAX_DATE <= value <= _MAX_DATE:
+        return value  # type: ignore[no-any-return]
+    raise InvalidToken(Reason.CLAIM, f"claim {name} must be a NumericDate")
+
+
+def _equals(expected: Any) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        # JSON true is not 1: compare booleans only with booleans.
+        return (type(value) is bool) == (type(expected) is bool) and bool(value == expected)
+
+    return check
+
+
+def _includes(expected: tuple[Any, ...]) -> Callable[[Any], bool]:
+    def check(value: Any) -> bool:
+        if type(value) is str:
+            present: list[Any] = value.split(" ")
+        elif type(value) is list:
+            present = value
+        else:
+            return False
+        return all(any(_equals(want)(have) for have in present) for want in expected)
+
+    return check
+
+
+def _compile_check(check: ClaimCheck) -> Callable[[Any], bool]:
+    if callable(check):
+        return check
+    if isinstance(check, tuple):
+        return _includes(check)
+    return _equals(check)
+
+
+class Verifier:
+    """Verifies bearer access tokens against one or several issuers.
+
+    ``verify`` raises only :class:`InvalidToken` or :class:`KeysUnavailable`. Key
+    sources are built from ``config`` (one per issuer, sharing ``http_client`` when
+    given) unless ``key_sources`` maps every configured issuer to one.
+    """
+
+    def __init__(
+        self,
+        config: GuardConfig,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        key_sources: Mapping[str, JWKSKeySource] | None = None,
+    ) -> None:
+        self.config = config
+        self._clock = clock
+        if key_sources is not None:
+            missing = set(config.issuers) - set(key_sources)
+            extra = set(key_sources) - set(config.issuers)
+            if missing or extra:
+                raise ValueError("key_sources must map exactly the configured issuers")
+            self._sources: dict[str, JWKSKeySource] = dict(key_sources)
+            self._owned: tuple[JWKSKeySource, ...] = ()
+        else:
+            self._sources = {
+                issuer: JWKSKeySource(
+                    jwks_uri=config.jwks_uri,
+                    issuer=issuer,
+                    http_client=http_client,
+                    cache_ttl=config.cache_ttl,
+                    refetch_per_minute=config.refetch_per_minute,
+                    stale_max_age=config.stale_max_age,
+                    timeout=config.http_timeout,
+                    allow_http=config.allow_http,
+                )
+                for issuer in config.issuers
+            }
+            self._owned = tuple(self._sources.values())
+        self._schemes = {alg: _signature_scheme(alg) for alg in config.algorithms}
+        self._audiences = frozenset(config.audiences)
+        self._types = _RFC9068_TYPES if config.strict_rfc9068 else _DEFAULT_TYPES
+        self._required = config.effective_required_claims
+        self._checks = tuple(
+            (name, _compile_check(check)) for name, check in config.claim_checks.items()
+        )
+        self._header_memo: dict[bytes, dict[str, Any]] = {}
+        self._cache = (
+            VerifiedTokenCache(config.token_cache_size) if config.token_cache_size > 0 else None
+        )
+
+    async def verify(self, token: str) -> AccessToken:
+        """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2)."""
+        cache = self._cache
+        if cache is not None:
+            hit = cache.get(token, self._clock())
+            if hit is not None:
+                return hit
+        header, claims, signing_input, signature = parse_compact(
+            token, self.config.max_token_bytes, self._header_memo
+        )
+
+        alg = header.get("alg")
+        scheme = self._schemes.get(alg) if type(alg) is str else None
+        if scheme is None:
+            raise InvalidToken(Reason.ALGORITHM, "algorithm not allowed")
+        kid = header.get("kid")
+        if kid is not None:
+            if type(kid) is not str:
+                raise InvalidToken(Reason.MALFORMED, "kid must be a string")
+            if len(kid) > _MAX_KID:
+                raise InvalidToken(Reason.UNKNOWN_KEY, "unknown signing key")
+        typ = header.get("typ", _MISSING)
+        if typ is _MISSING:
+            if self.config.strict_rfc9068:
+                raise InvalidToken(Reason.TYPE, "token type must be at+jwt")
+        elif type(typ) is not str or typ.lower() not in self._types:
+            raise InvalidToken(Reason.TYPE, "token type not accepted")
+
+        # Several issuers: the unverified iss only selects whose keys to try; the
+        # signature then proves it (RFC 8725 section 3.8).
+        iss = claims.get("iss")
+        if iss is None:
+            raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
+        source = self._sources.get(iss) if type(iss) is str else None
+        if source is None:
+            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+        try:
+            key = await source.get_key(kid)
+        except GuardError:
+            raise
+        except Exception:
+            logger.exception("key source failed unexpectedly")
+            raise KeysUnavailable() from None
+        # RFC 8725 3.1 and RFC 7517 4.4: the key's type and its declared alg must agree
+        # with the token's alg, so a key is only ever used with one algorithm family.
+        if key.kty != "RSA" or (key.alg is not None and key.alg != alg):
+            raise InvalidToken(Reason.ALGORITHM, "algorithm does not match the signing key")
+        if not signature:
+            raise InvalidToken(Reason.SIGNATURE, "signature missing")
+        try:
+            key.key.verify(signature, signing_input, *scheme)
+        except (InvalidSignature, ValueError, TypeError):
+            raise InvalidToken(Reason.SIGNATURE, "signature invalid") from None
+
+        not_before, not_after = self._check_claims(claims, self._clock())
+        access = AccessToken(
+            claims=MappingProxyType(claims),
+            header=MappingProxyType(header),
+            scopes=parse_scopes(claims, self.config.scope_claims),
+            subject=claims.get("sub"),
+            client_id=claims.get("client_id") or claims.get("azp"),
+            issuer=iss,
+            expires_at=int(claims["exp"]),
+        )
+        if cache is not None:
+            cache.put(
+                token,
+                access,
+                not_before=not_before,
+                not_after=not_after,
+                source=source,
+                kid=kid,
+            )
+        return access
+
+    def _check_claims(self, claims: Mapping[str, Any], now: float) -> tuple[float, float]:
+        """Claim rules after the signature; returns the interval the token stays valid."""
+        leeway = self.config.leeway
+        for name in self._required:
+            if name not in claims:
+                raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
+
+        # RFC 7519 4.1.4: reject at or after exp (plus leeway).
+        exp = _numeric_date(claims, "exp")
+        assert exp is not None  # "exp" is always among the required claims
+        not_after = exp + leeway
+        if now >= not_after:
+            raise InvalidToken(Reason.EXPIRED, "token expired")
+        not_before = float("-inf")
+        nbf = _numeric_date(claims, "nbf")  # RFC 7519 4.1.5
+        if nbf is not None:
+            not_before = nbf - leeway
+            if now < not_before:
+                raise InvalidToken(Reason.NOT_YET_VALID, "token not yet valid (nbf)")
+        iat = _numeric_date(claims, "iat")  # RFC 7519 4.1.6
+        if iat is not None:
+            not_before = max(not_before, iat - leeway)
+            if now < iat - leeway:
+                raise InvalidToken(Reason.ISSUED_IN_FUTURE, "token issued in the future (iat)")
+        max_age = self.config.max_token_age
+        if max_age is not None:
+            if iat is None:
+                raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iat")
+            not_after = min(not_after, iat + max_age + leeway)
+            if now >= not_after:
+                raise InvalidToken(Reason.TOO_OLD, "token too old (max_token_age)")
+
+        # RFC 7519 4.1.3: aud is one string or an array of strings.
+        aud = claims["aud"]
+        if type(aud) is str:
+            accepted = aud in self._audiences
+        elif type(aud) is list and all(type(item) is str for item in aud):
+            accepted = not self._audiences.isdisjoint(aud)
+        else:
+            raise InvalidToken(Reason.AUDIENCE, "claim aud must be a string or list of strings")
+        if not accepted:
+            raise InvalidToken(Reason.AUDIENCE, "audience not accepted")
+
+        # StringOrURI / string claims (RFC 7519 4.1.2, 4.1.7; RFC 9068 2.2; OIDC azp).
+        for name in ("sub", "client_id", "azp", "jti"):
+            value = claims.get(name)
+            if value is not None and type(value) is not str:
+                raise InvalidToken(Reason.CLAIM, f"claim {name} must be a string")
+
+        for name, check in self._checks:
+            value = claims.get(name, _MISSING)
+            if value is _MISSING:
+                raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
+            try:
+                ok = bool(check(value))
+            except Exception:
+                logger.warning("claim check for %r raised; token rejected", name, exc_info=True)
+                ok = False
+            if not ok:
+                raise InvalidToken(Reason.CLAIM, f"claim {name} not accepted")
+        return not_before, not_after
+
+    async def warm_up(self) -> None:
+        """Fetch the keys of every issuer now; raises :class:`KeysUnavailable`."""
+        results = await asyncio.gather(
+            *(source.refresh() for source in self._sources.values()), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, GuardError):
+                raise result
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                logger.error("key source failed during warm-up", exc_info=result)
+                raise KeysUnavailable() from result
+
+    async def aclose(self) -> None:
+        """Close the key sources this verifier created (and their HTTP clients)."""
+        if self._cache is not None:
+            self._cache.clear()
+        for source in self._owned:
+            await source.aclose()
+
+    async def __aenter__(self) -> Verifier:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
