@@ -293,3 +293,14 @@ async def test_aclose_closes_its_own_client_and_can_be_reused(issuer: LocalIssue
     await source.refresh()
     await source.aclose()
     assert issuer.counts["jwks"] == 2
+
+
+async def test_unknown_kid_right_after_a_ttl_refresh_costs_one_fetch(
+    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+) -> None:
+    async with make_source(jwks_uri=issuer.jwks_uri, clock=clock) as source:
+        await source.get_key(issuer.signing_key.kid)
+        clock.advance(601)
+        with pytest.raises(InvalidToken, match=r"kid$"):
+            await source.get_key(unknown_kid())
+    assert issuer.counts["jwks"] == 2
