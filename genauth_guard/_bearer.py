@@ -52,7 +52,7 @@ class BearerSources:
 
     query: bool = False
     form: bool = False
-    max_header_bytes: int = 8192
+    max_header_bytes: int = 32 * 1024
     max_form_bytes: int = 64 * 1024
 
 

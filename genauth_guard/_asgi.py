@@ -1,0 +1,336 @@
+"""Pure ASGI middleware putting bearer-token verification on the wire (RFC 6750).
+
+No Starlette or FastAPI import: responses are raw ASGI ``send`` messages built by
+:func:`genauth_guard._errors.render`, so the middleware works under any ASGI app and
+never wraps ``send`` on the success path (streaming responses stay untouched).
+
+The result lives in the scope, as in Starlette's own authentication middleware:
+``scope["auth"]`` has ``.scopes`` (a list of str) and ``.token`` (the
+:class:`AccessToken` or None); ``scope["user"]`` has ``is_authenticated``,
+``display_name`` and ``identity``. ``request.auth``, ``request.user`` and Starlette's
+``@requires`` therefore work unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from ._bearer import DEFAULT_REALM, BearerSources, find_token, is_form_candidate, token_from_form
+from ._errors import (
+    GuardError,
+    InvalidRequest,
+    KeysUnavailable,
+    MissingCredentials,
+    render,
+)
+from ._token import AccessToken
+
+if TYPE_CHECKING:
+    from ._config import GuardConfig
+
+__all__ = [
+    "AnonymousUser",
+    "BearerAuth",
+    "GuardMiddleware",
+    "Mode",
+    "TokenUser",
+    "TokenVerifier",
+    "log_denial",
+    "send_error",
+]
+
+logger = logging.getLogger("genauth_guard")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Mode = Literal["protect", "identify"]
+
+# RFC 6455 section 7.4.1: 1008 "policy violation", the close code for a refused socket.
+WS_POLICY_VIOLATION = 1008
+
+
+class TokenVerifier(Protocol):
+    """What the middleware needs of :class:`genauth_guard.Verifier`."""
+
+    async def verify(self, token: str) -> AccessToken: ...
+
+    async def warm_up(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class BearerAuth:
+    """``scope["auth"]``: the granted scopes (Starlette's ``AuthCredentials`` shape)."""
+
+    __slots__ = ("realm", "scopes", "token")
+
+    def __init__(self, token: AccessToken | None = None, realm: str = DEFAULT_REALM) -> None:
+        self.token = token
+        self.scopes: list[str] = list(token.scopes) if token is not None else []
+        self.realm = realm  # lets route-level checks answer with the middleware's realm
+
+    def __repr__(self) -> str:
+        return f"BearerAuth(scopes={sorted(self.scopes)!r})"
+
+
+class TokenUser:
+    """``scope["user"]`` for a verified token (Starlette's ``BaseUser`` shape)."""
+
+    __slots__ = ("token",)
+    is_authenticated = True
+
+    def __init__(self, token: AccessToken) -> None:
+        self.token = token
+
+    @property
+    def identity(self) -> str:
+        """The token's subject, else its client id (client-credentials tokens)."""
+        return self.token.subject or self.token.client_id or ""
+
+    @property
+    def display_name(self) -> str:
+        return self.identity
+
+    def __repr__(self) -> str:
+        return f"TokenUser(identity={self.identity!r})"
+
+
+class AnonymousUser:
+    """``scope["user"]`` when no token was sent (Starlette's ``UnauthenticatedUser``)."""
+
+    __slots__ = ()
+    is_authenticated = False
+    display_name = ""
+    identity = ""
+    token: AccessToken | None = None
+
+    def __repr__(self) -> str:
+        return "AnonymousUser()"
+
+
+def log_denial(error: GuardError, scope: Scope) -> None:
+    """Log a refusal at a level matching who must act; never the token or the query."""
+    if isinstance(error, KeysUnavailable):
+        level = logging.WARNING  # operators must act: the issuer is unreachable
+    elif isinstance(error, (MissingCredentials, InvalidRequest)):
+        level = logging.DEBUG  # routine client mistakes
+    else:
+        level = logging.INFO
+    if logger.isEnabledFor(level):
+        client = scope.get("client")
+        logger.log(
+            level,
+            "refused %s %s from %s: %s %s",
+            scope.get("type"),
+            scope.get("path"),
+            client[0] if client else "?",
+            error.status,
+            error.description,
+        )
+
+
+async def send_error(
+    scope: Scope, receive: Receive, send: Send, error: GuardError, realm: str | None
+) -> None:
+    """Answer ``error`` in raw ASGI: an HTTP response, or a refused websocket handshake.
+
+    A websocket is refused before accept: with the denial response extension the client
+    sees the real 401/403/503; otherwise it gets a close with code 1008.
+    """
+    status, headers, body = render(error, realm)
+    raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    message = await receive()  # the handshake: "websocket.connect" comes first
+    if message["type"] != "websocket.connect":
+        return  # the client left already
+    if "websocket.http.response" in scope.get("extensions", {}):
+        await send(
+            {"type": "websocket.http.response.start", "status": status, "headers": raw_headers}
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        # RFC 6455 section 5.5.1: a close reason is at most 123 bytes.
+        reason = error.description.encode()[:123].decode(errors="ignore")
+        await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": reason})
+
+
+class _PublicPaths:
+    """Exact paths (``"/health"``) and prefixes written ``"/docs/*"``.
+
+    ``"/docs/*"`` matches ``/docs`` and everything under ``/docs/``, never ``/docsx``.
+    Matching is on ``scope["path"]`` as the server decoded it, with no normalisation.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.exact: frozenset[str] = frozenset()
+        prefixes: list[str] = []
+        exact: set[str] = set()
+        for pattern in patterns:
+            if not pattern.startswith("/"):
+                raise ValueError(f"public path {pattern!r} must start with '/'")
+            if pattern.endswith("/*"):
+                exact.add(pattern[:-2] or "/")
+                prefixes.append(pattern[:-1])
+            elif "*" in pattern:
+                raise ValueError(f"public path {pattern!r}: '*' is allowed only as a final '/*'")
+            else:
+                exact.add(pattern)
+        self.exact = frozenset(exact)
+        self.prefixes = tuple(prefixes)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self.exact or (bool(self.prefixes) and path.startswith(self.prefixes))
+
+
+class GuardMiddleware:
+    """Verify bearer tokens on ``http`` and ``websocket`` scopes (RFC 6750).
+
+    ``mode="protect"``: every route needs a valid token except ``public_paths``.
+    ``mode="identify"``: a token, when sent, is verified and attached; routes enforce
+    (anonymous callers get ``BearerAuth()`` with no scopes and an ``AnonymousUser``).
+    In both modes a token that is sent but invalid is refused (401), never ignored.
+    Public paths are not inspected at all and get the anonymous identity.
+
+    Pass a ``verifier`` (you own it) or a ``config`` (the middleware builds a
+    :class:`Verifier` and closes it at lifespan shutdown). ``warm_up`` fetches the keys
+    in the background at lifespan startup; a failure only logs a warning.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: TokenVerifier | None = None,
+        *,
+        config: GuardConfig | None = None,
+        mode: Mode = "protect",
+        public_paths: Iterable[str] = (),
+        realm: str = DEFAULT_REALM,
+        allow_query_token: bool = False,
+        allow_form_token: bool = False,
+        max_form_bytes: int = 64 * 1024,
+        warm_up: bool = True,
+    ) -> None:
+        if (verifier is None) == (config is None):
+            raise TypeError("pass exactly one of verifier= or config=")
+        if mode not in ("protect", "identify"):
+            raise ValueError(f"mode must be 'protect' or 'identify', not {mode!r}")
+        if config is not None:
+            from ._verifier import Verifier  # imported late: only this path needs it
+
+            verifier = Verifier(config)
+        assert verifier is not None
+        self.app = app
+        self.verifier: TokenVerifier = verifier
+        self.owns_verifier = config is not None
+        self.protect = mode == "protect"
+        self.public_paths = _PublicPaths(public_paths)
+        self.realm = realm
+        self.sources = BearerSources(
+            query=allow_query_token, form=allow_form_token, max_form_bytes=max_form_bytes
+        )
+        self.warm_up = warm_up
+        self._anonymous = BearerAuth(None, realm)
+        self._anonymous_user = AnonymousUser()
+        self._warm_task: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if kind not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in self.public_paths:
+            scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
+            await self.app(scope, receive, send)
+            return
+        try:
+            form_token: str | None = None
+            if self.sources.form and is_form_candidate(scope, self.sources):
+                body = await self._read_body(receive)
+                if body is None:
+                    return  # the client disconnected while sending the body
+                receive = _replay(body, receive)
+                form_token = token_from_form(body)
+            raw = find_token(scope, self.sources, form_token)
+            if raw is None:
+                if self.protect:
+                    raise MissingCredentials()
+                scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
+            else:
+                token = await self.verifier.verify(raw)
+                scope["auth"], scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
+        except GuardError as error:
+            log_denial(error, scope)
+            await send_error(scope, receive, send, error, self.realm)
+            return
+        await self.app(scope, receive, send)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole request body, bounded: RFC 6750 2.2 puts the token in it."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.sources.max_form_bytes:
+                # Failing closed: a token beyond the bound must not pass as anonymous.
+                raise InvalidRequest("the form body is too large to look for an access token")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.warm_up and self._warm_task is None:
+            # In the background: a down issuer must never stop the app from starting.
+            self._warm_task = asyncio.create_task(self._warm())
+
+        async def on_send(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self._shutdown()
+            await send(message)
+
+        await self.app(scope, receive, on_send)
+
+    async def _warm(self) -> None:
+        try:
+            await self.verifier.warm_up()
+        except KeysUnavailable as error:
+            logger.warning("key warm-up failed, the app starts anyway: %s", error.description)
+        except Exception:  # the warm-up is an optimisation; no failure may escape it
+            logger.warning("key warm-up failed, the app starts anyway", exc_info=True)
+
+    async def _shutdown(self) -> None:
+        task, self._warm_task = self._warm_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self.owns_verifier:
+            await self.verifier.aclose()
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the already-read body to the app, then the real one."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

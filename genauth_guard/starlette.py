@@ -1,0 +1,124 @@
+"""Starlette endpoint decorators requiring scopes (RFC 6750 section 3.1).
+
+They read what :class:`GuardMiddleware` left in ``scope["auth"]``::
+
+    @require_scopes("order:read")
+    async def orders(request: Request) -> Response: ...
+
+No verified token in the scope (no middleware, or an anonymous caller in ``identify``
+mode) answers 401 without an error code; a token lacking the scopes answers 403
+``insufficient_scope`` with ``scope="..."``. Websocket endpoints are refused before
+accept, with the denial response extension when the server offers it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, ParamSpec
+
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
+from ._asgi import log_denial, send_error
+from ._bearer import DEFAULT_REALM
+from ._errors import GuardError, MissingCredentials, render
+from ._scopes import require
+from ._token import AccessToken
+
+__all__ = ["access_token", "require_any_scope", "require_scopes"]
+
+_P = ParamSpec("_P")
+
+
+def access_token(conn: HTTPConnection) -> AccessToken | None:
+    """The verified token the middleware attached to ``conn``, or None."""
+    auth = conn.scope.get("auth")
+    token = getattr(auth, "token", None)
+    return token if isinstance(token, AccessToken) else None
+
+
+def _check(conn: HTTPConnection, scopes: tuple[str, ...], any_of: bool) -> None:
+    token = access_token(conn)
+    if token is None:
+        raise MissingCredentials()
+    if scopes:  # no scopes named: any verified token will do
+        require(token, scopes, any_of=any_of)
+
+
+def _realm(conn: HTTPConnection, realm: str | None) -> str:
+    return realm or getattr(conn.scope.get("auth"), "realm", None) or DEFAULT_REALM
+
+
+def _error_response(error: GuardError, realm: str) -> Response:
+    status, headers, body = render(error, realm)
+    return Response(body, status_code=status, headers=dict(headers))
+
+
+def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
+    # By type rather than by parameter name: works for functions and endpoint methods.
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, HTTPConnection):
+            return value
+    raise TypeError("a scope-checked endpoint needs a Request or WebSocket argument")
+
+
+def _decorator(
+    scopes: tuple[str, ...], any_of: bool, realm: str | None
+) -> Callable[[Callable[_P, Any]], Callable[_P, Any]]:
+    if any_of and not scopes:
+        raise ValueError("require_any_scope needs at least one scope")
+
+    def decorate(func: Callable[_P, Any]) -> Callable[_P, Any]:
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_endpoint(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+                conn = _connection(args, kwargs)
+                try:
+                    _check(conn, scopes, any_of)
+                except GuardError as error:
+                    log_denial(error, conn.scope)
+                    if isinstance(conn, WebSocket):
+                        await send_error(
+                            conn.scope, conn.receive, conn.send, error, _realm(conn, realm)
+                        )
+                        return None
+                    return _error_response(error, _realm(conn, realm))
+                return await func(*args, **kwargs)
+
+            return async_endpoint
+
+        # Sync endpoints stay sync, so Starlette still runs them in its thread pool.
+        @functools.wraps(func)
+        def sync_endpoint(*args: _P.args, **kwargs: _P.kwargs) -> Any:
+            conn = _connection(args, kwargs)
+            try:
+                _check(conn, scopes, any_of)
+            except GuardError as error:
+                log_denial(error, conn.scope)
+                return _error_response(error, _realm(conn, realm))
+            return func(*args, **kwargs)
+
+        return sync_endpoint
+
+    return decorate
+
+
+def require_scopes(
+    *scopes: str, realm: str | None = None
+) -> Callable[[Callable[_P, Any]], Callable[_P, Any]]:
+    """Decorate an endpoint so it runs only for a token holding every one of ``scopes``.
+
+    With no scopes, any verified token is enough (useful in ``identify`` mode).
+    """
+    return _decorator(scopes, False, realm)
+
+
+def require_any_scope(
+    *scopes: str, realm: str | None = None
+) -> Callable[[Callable[_P, Any]], Callable[_P, Any]]:
+    """Decorate an endpoint so it runs only for a token holding at least one of ``scopes``."""
+    return _decorator(scopes, True, realm)
