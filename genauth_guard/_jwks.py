@@ -230,12 +230,14 @@ class JWKSKeySource:
       capacity, refilled continuously. An unknown ``kid`` takes a token to refetch;
       without one it is ``InvalidToken(UNKNOWN_KEY)`` at once. After a failed fetch,
       every further attempt (TTL refresh included) also takes a token, so an outage
-      costs the issuer at most this many requests a minute from this process.
-    - ``stale_max_age`` 86400 s: when refreshing fails, the last good keys keep
-      serving (with a warning) until this long after their last successful fetch;
-      past that, or with no keys at all, ``KeysUnavailable`` (HTTP 503). While stale
-      keys serve, retries run in the background so requests do not wait on a dead
-      issuer.
+      costs the issuer at most this many requests a minute (after a first burst of
+      that size) from this process.
+    - ``stale_max_age`` 86400 s (never less than ``cache_ttl``): when refreshing
+      fails, the last good keys keep serving (with a warning) until this long after
+      their last successful fetch; past that, or with no keys at all,
+      ``KeysUnavailable`` (HTTP 503). While stale keys serve, retries run in the
+      background so requests do not wait on a dead issuer. An unknown ``kid`` whose
+      refetch fails is also ``KeysUnavailable``: the issuer could not be asked.
     - ``timeout`` 5 s for the whole fetch (connect to last byte), ``max_bytes`` 512
       KiB read while streaming, ``max_keys`` 64 JWK entries looked at.
     - Redirects are never followed (a 3xx is a failed fetch): the keys come from the
@@ -243,6 +245,7 @@ class JWKSKeySource:
     - Plain ``http`` only for loopback hosts unless ``allow_http=True``.
 
     ``clock`` (default ``time.monotonic``) drives the TTL, the bucket and staleness.
+    A source belongs to one event loop (its single-flight task and HTTP client do).
     """
 
     def __init__(
@@ -301,8 +304,7 @@ class JWKSKeySource:
         self._inflight: asyncio.Task[bool] | None = None
         self._logged_skips: set[tuple[str | None, str]] = set()
         self._logged_beyond = 0
-        #: Increments each time the set of usable keys changes (0: never fetched).
-        self.generation = 0
+        self._generation = 0
 
     # -- public ------------------------------------------------------------------
 
@@ -310,6 +312,11 @@ class JWKSKeySource:
     def jwks_uri(self) -> str | None:
         """The configured or discovered ``jwks_uri`` (None until discovered)."""
         return self._jwks_uri
+
+    @property
+    def generation(self) -> int:
+        """Increments each time the set of usable keys changes (0: never fetched)."""
+        return self._generation
 
     @property
     def keys(self) -> tuple[VerificationKey, ...]:
@@ -409,12 +416,10 @@ class JWKSKeySource:
         return keyset
 
     def _unavailable(self) -> KeysUnavailable:
-        if self._keyset is None:
-            why = self._last_error or "no keys fetched yet"
-        else:
-            why = f"the last good keys are older than {self._stale_max_age:.0f} s"
-            if self._last_error:
-                why = f"{self._last_error}; {why}"
+        parts = [self._last_error] if self._last_error else []
+        if self._keyset is not None and self._servable() is None:
+            parts.append(f"the last good keys are older than {self._stale_max_age:.0f} s")
+        why = "; ".join(parts) or "no keys fetched yet"
         return KeysUnavailable(f"signing keys unavailable: {why}", self._retry_after())
 
     def _refill(self) -> None:
@@ -472,6 +477,10 @@ class JWKSKeySource:
         except (_FetchFailed, JWKSError, DiscoveryError) as exc:
             self._record_failure(str(exc))
             return False
+        except Exception as exc:  # a bug here must still be a 503, never a 500
+            logger.exception("unexpected error while fetching the JWKS")
+            self._record_failure(f"unexpected {type(exc).__name__}")
+            return False
         finally:
             if self._inflight is asyncio.current_task():
                 self._inflight = None
@@ -501,6 +510,11 @@ class JWKSKeySource:
                     timeout=self._timeout,
                     follow_redirects=False,
                 ) as response:
+                    if response.is_redirect:
+                        raise _FetchFailed(
+                            f"{url} answered HTTP {response.status_code}: "
+                            "redirects are not followed"
+                        )
                     if response.status_code != 200:
                         raise _FetchFailed(f"{url} answered HTTP {response.status_code}")
                     declared = response.headers.get("content-length", "")
@@ -530,7 +544,7 @@ class JWKSKeySource:
         self._logged_beyond = parsed.beyond_max_keys
         keyset = _KeySet.of(parsed.keys)
         if self._keyset is None or keyset.fingerprint != self._keyset.fingerprint:
-            self.generation += 1
+            self._generation += 1
         self._keyset = keyset
         self._fetched_at = self._clock()
         if self._last_failed:

@@ -153,7 +153,7 @@ async def test_non_200_is_a_failed_fetch(issuer: LocalIssuer, make_source: Maker
 async def test_redirects_are_not_followed(issuer: LocalIssuer, make_source: Maker) -> None:
     # Starlette redirects the trailing-slash path to the real JWKS: we must not follow.
     source = make_source(jwks_uri=issuer.jwks_uri + "/")
-    with pytest.raises(KeysUnavailable, match="HTTP 30"):
+    with pytest.raises(KeysUnavailable, match=r"HTTP 30\d: redirects are not followed"):
         await source.get_key(issuer.signing_key.kid)
     assert issuer.counts["jwks"] == 0
 
@@ -271,3 +271,27 @@ async def test_duplicate_kid_keeps_the_first_key(issuer: LocalIssuer, make_sourc
     key = await source.get_key(issuer.signing_key.kid)
     assert key.key.public_numbers() == issuer.signing_key.public_key.public_numbers()
     assert len(source.keys) == 1
+
+
+async def test_failed_explicit_refresh_keeps_the_keys(
+    issuer: LocalIssuer, make_source: Maker
+) -> None:
+    source = make_source(jwks_uri=issuer.jwks_uri)
+    await source.refresh()
+    key = await source.get_key(issuer.signing_key.kid)
+    issuer.fail("jwks")
+    with pytest.raises(KeysUnavailable) as caught:
+        await source.refresh()
+    assert caught.value.description == (
+        f"signing keys unavailable: {issuer.jwks_uri} answered HTTP 503"
+    )
+    assert await source.get_key(issuer.signing_key.kid) is key
+    assert source.generation == 1
+
+
+async def test_a_non_string_kid_is_unknown(issuer: LocalIssuer, make_source: Maker) -> None:
+    source = make_source(jwks_uri=issuer.jwks_uri)
+    with pytest.raises(InvalidToken) as caught:
+        await source.get_key(7)  # type: ignore[arg-type]
+    assert caught.value.reason is Reason.UNKNOWN_KEY
+    assert issuer.counts["jwks"] == 0
