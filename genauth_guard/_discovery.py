@@ -73,7 +73,7 @@ def parse_provider_metadata(
     """
     try:
         document = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: RecursionError
         raise DiscoveryError("the discovery document is not JSON") from None
     if not isinstance(document, dict):
         raise DiscoveryError("the discovery document is not a JSON object")
