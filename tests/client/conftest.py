@@ -22,6 +22,34 @@ from genauth_guard._client import ClientCredentialsAuth
 from genauth_guard.testing import LocalIssuer
 
 READER_SECRET = "reader-secret"
+AUDIENCE = "order-api"
+
+
+@pytest.fixture(scope="module")
+def module_issuer() -> Iterator[LocalIssuer]:
+    with LocalIssuer(audience=AUDIENCE) as running:
+        yield running
+
+
+@pytest.fixture
+def issuer(module_issuer: LocalIssuer) -> Iterator[LocalIssuer]:
+    """Overrides the root fixture: one issuer per module, reset to a fresh state per test.
+
+    Starting and stopping an issuer costs more than most of these tests; what they
+    change (faults, counters, clients, audiences, lifetime) is reset here.
+    """
+    running = module_issuer
+    ttl, hang = running.token_ttl, running.hang_seconds
+    running.heal()
+    running.reset_counts()
+    running.clients.clear()
+    running.audiences = {AUDIENCE}
+    running.add_client("order-reader", READER_SECRET, ["order:read"])
+    running.add_client("order-writer", "writer-secret", ["order:read", "order:write"])
+    running.add_client("nobody", "nobody-secret", [])
+    yield running
+    running.heal()  # ends requests still hanging
+    running.token_ttl, running.hang_seconds = ttl, hang
 
 
 class FakeClock:
@@ -75,12 +103,15 @@ class OrderApi:
     """A tiny real API: tokens in ``revoked`` (or all, with ``reject_all``) get a 401."""
 
     def __init__(self) -> None:
+        self.app = Starlette(routes=[Route("/orders", self.orders, methods=["GET", "POST"])])
+        self.reset()
+
+    def reset(self) -> None:
         self.revoked: set[str] = set()
         self.reject_all = False
         self.status = 401
         self.challenge = 'Bearer realm="orders", error="invalid_token", error_description="revoked"'
         self.seen: list[tuple[str, bytes]] = []
-        self.app = Starlette(routes=[Route("/orders", self.orders, methods=["GET", "POST"])])
 
     async def orders(self, request: Request) -> Response:
         authorization = request.headers.get("authorization", "")
@@ -125,11 +156,18 @@ def serve(app: Any) -> Iterator[str]:
         sock.close()
 
 
-@pytest.fixture
-def api() -> Iterator[tuple[OrderApi, str]]:
+@pytest.fixture(scope="module")
+def module_api() -> Iterator[tuple[OrderApi, str]]:
     order_api = OrderApi()
     for url in serve(order_api.app):
         yield order_api, url
+
+
+@pytest.fixture
+def api(module_api: tuple[OrderApi, str]) -> tuple[OrderApi, str]:
+    """A real order API over HTTP (module-wide server, state reset per test)."""
+    module_api[0].reset()
+    return module_api
 
 
 Edit = Callable[[int, Any], tuple[int, bytes]]
