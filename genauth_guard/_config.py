@@ -204,11 +204,11 @@ class GuardConfig:
             value = env.get(name)
             return value.strip() if value is not None and value.strip() else None
 
-        def required(name: str) -> str:
-            value = get(name)
-            if value is None:
+        def required(name: str) -> str | tuple[str, ...]:
+            parts = _split(get(name) or "")
+            if not parts:
                 raise ValueError(f"environment variable {name} is required but not set")
-            return value
+            return parts[0] if len(parts) == 1 else parts
 
         def parse(name: str, convert: Callable[[str], Any]) -> Any:
             value = get(name)
@@ -221,9 +221,9 @@ class GuardConfig:
 
         kwargs: dict[str, Any] = {}
         if "issuer" not in overrides:
-            kwargs["issuer"] = _split(required("GENAUTH_ISSUER"))
+            kwargs["issuer"] = required("GENAUTH_ISSUER")
         if "audience" not in overrides:
-            kwargs["audience"] = _split(required("GENAUTH_AUDIENCE"))
+            kwargs["audience"] = required("GENAUTH_AUDIENCE")
         for option, name, convert in _ENV_OPTIONS:
             value = parse(name, convert)
             if value is not None:
