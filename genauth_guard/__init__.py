@@ -1,1 +1,62 @@
-"""genauth-guard."""
+"""genauth-guard: protect ASGI APIs with GenAuth / OIDC bearer access tokens.
+
+The whole public API is here. Framework adapters live in ``genauth_guard.starlette``
+(scope decorators) and ``genauth_guard.fastapi`` (dependencies); the development
+issuer and token minting in ``genauth_guard.testing``.
+
+Server side::
+
+    config = GuardConfig(issuer="https://{app-domain}/oidc", audience="{app-id}")
+    app = GuardMiddleware(app, config=config, public_paths=["/health"])
+
+Caller side::
+
+    auth = ClientCredentialsAuth(issuer=..., client_id=..., client_secret=...,
+                                 scope="order:read")
+    httpx.AsyncClient(auth=auth)
+"""
+
+from ._asgi import GuardMiddleware
+from ._client import (
+    ClientCredentialsAuth,
+    ClientCredentialsError,
+    TokenEndpointUnavailable,
+    TokenRequestError,
+    TokenResponseError,
+)
+from ._config import GuardConfig
+from ._errors import (
+    GuardError,
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    KeysUnavailable,
+    MissingCredentials,
+    Reason,
+)
+from ._jwks import JWKSKeySource
+from ._token import AccessToken
+from ._verifier import Verifier
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccessToken",
+    "ClientCredentialsAuth",
+    "ClientCredentialsError",
+    "GuardConfig",
+    "GuardError",
+    "GuardMiddleware",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "JWKSKeySource",
+    "KeysUnavailable",
+    "MissingCredentials",
+    "Reason",
+    "TokenEndpointUnavailable",
+    "TokenRequestError",
+    "TokenResponseError",
+    "Verifier",
+    "__version__",
+]

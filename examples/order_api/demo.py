@@ -1,41 +1,139 @@
-"""``make demo``: start the local issuer, get a token over HTTP, print its claims.
+"""``make demo``: the order API story end to end, against the built-in local issuer.
 
-(The order API story replaces this once the order API example lands.)
+Starts the local issuer (clients granted ``order:read``, nothing, ``order:write``) and
+the order API under uvicorn on free loopback ports, runs the callers, prints each call
+with its status, then stops everything it started.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
-import jwt
 
+from genauth_guard import ClientCredentialsAuth
 from genauth_guard.testing import LocalIssuer
 
+from .caller import Call, call
 
-def main() -> None:
-    with LocalIssuer(audience="order-api") as issuer:
-        issuer.add_client("order-reader", "s3cret", ["order:read"])
+AUDIENCE = "order-api"
+CLIENTS = {
+    "order-reader": ("reader-secret", ["order:read"]),
+    "no-grants": ("nothing-secret", []),
+    "order-writer": ("writer-secret", ["order:write"]),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def order_api(issuer: LocalIssuer) -> Iterator[str]:
+    """The example app under uvicorn, configured only through GENAUTH_* variables."""
+    port = free_port()
+    env = {**os.environ, "GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": AUDIENCE}
+    env.pop("GENAUTH_JWKS_URI", None)  # discovered from the issuer, as in production
+    command = [
+        sys.executable, "-m", "uvicorn", "examples.order_api.app:app",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                raise SystemExit("demo: the order API failed to start")
+            try:
+                if httpx.get(f"{url}/api/public", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("demo: the order API did not answer within 20 s")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def show(who: str, made: Call, expected: int) -> bool:
+    ok = made.status == expected
+    mark = "ok " if ok else "!! "
+    detail = ""
+    if isinstance(made.body, dict):
+        detail = made.body.get("error_description") or made.body.get("message") or ""
+        if made.status == 201:
+            detail = f"order #{made.body['id']} created by {made.body['created_by']}"
+        elif "orders" in made.body:
+            detail = f"{len(made.body['orders'])} order(s), read by {made.body['subject']}"
+    print(f"{mark}{who:14} {made.method:4} {made.path:20} -> {made.status}  {detail}")
+    if made.challenge and made.status in (401, 403):
+        print(f"{'':18}WWW-Authenticate: {made.challenge}")
+    return ok
+
+
+async def story(issuer: LocalIssuer, api_url: str) -> bool:
+    def auth(client_id: str) -> ClientCredentialsAuth:
+        secret, _ = CLIENTS[client_id]
+        return ClientCredentialsAuth(
+            issuer=issuer.issuer, client_id=client_id, client_secret=secret
+        )
+
+    results: list[bool] = []
+    async with httpx.AsyncClient(base_url=api_url, timeout=10) as anonymous:
+        results.append(show("anonymous", await call(anonymous, "GET", "/api/public"), 200))
+        results.append(show("anonymous", await call(anonymous, "GET", "/api/private-scoped"), 401))
+    steps = [
+        ("no-grants", "GET", "/api/protected", None, 200),
+        ("no-grants", "GET", "/api/private-scoped", None, 403),
+        ("order-reader", "GET", "/api/private-scoped", None, 200),
+        ("order-reader", "POST", "/api/orders", {"item": "tea", "quantity": 1}, 403),
+        ("order-writer", "POST", "/api/orders", {"item": "coffee beans", "quantity": 2}, 201),
+        ("order-reader", "GET", "/api/orders", None, 200),
+    ]
+    clients = {name: httpx.AsyncClient(base_url=api_url, auth=auth(name)) for name in CLIENTS}
+    try:
+        for who, method, path, body, expected in steps:
+            made = await call(clients[who], method, path, body)
+            results.append(show(who, made, expected))
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return all(results)
+
+
+def main() -> int:
+    with LocalIssuer(audience=AUDIENCE) as issuer:
+        for client_id, (secret, scopes) in CLIENTS.items():
+            issuer.add_client(client_id, secret, scopes)
         print(f"local issuer (development only): {issuer.issuer}")
-        discovery = httpx.get(issuer.discovery_url).json()
-        response = httpx.post(
-            discovery["token_endpoint"],
-            data={"grant_type": "client_credentials", "scope": "order:read"},
-            auth=("order-reader", "s3cret"),
+        for client_id, (_, scopes) in CLIENTS.items():
+            print(f"  client {client_id:13} granted: {' '.join(scopes) or '(nothing)'}")
+        with order_api(issuer) as api_url:
+            print(f"order API: {api_url}  (GENAUTH_ISSUER={issuer.issuer})\n")
+            ok = asyncio.run(story(issuer, api_url))
+        print(
+            f"\ntoken requests at the issuer: {issuer.counts['token']} "
+            f"(one per client, reused across calls); JWKS fetches: {issuer.counts['jwks']}"
         )
-        response.raise_for_status()
-        token = response.json()["access_token"]
-        keys = jwt.PyJWKClient(discovery["jwks_uri"])
-        claims = jwt.decode(
-            token,
-            keys.get_signing_key_from_jwt(token).key,
-            algorithms=["RS256"],
-            audience="order-api",
-            issuer=issuer.issuer,
-        )
-        print("token obtained with client_credentials; its verified claims:")
-        print(json.dumps(claims, indent=2))
+    print("demo: every call answered as expected" if ok else "demo: UNEXPECTED RESULTS")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

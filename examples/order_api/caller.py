@@ -1,0 +1,92 @@
+"""A machine-to-machine caller of the order API, with the client_credentials grant.
+
+Configured from the environment::
+
+    GENAUTH_ISSUER=https://{app-domain}/oidc GENAUTH_CLIENT_ID=... \\
+    GENAUTH_CLIENT_SECRET=... GENAUTH_SCOPE=order:read \\
+    ORDER_API_URL=http://127.0.0.1:8000 python -m examples.order_api.caller
+
+One token serves every call until it nears expiry (see ``ClientCredentialsAuth``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from genauth_guard import ClientCredentialsAuth, ClientCredentialsError
+
+__all__ = ["Call", "auth_from_env", "call", "main"]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the caller made and what came back."""
+
+    method: str
+    path: str
+    status: int
+    body: Any
+    challenge: str | None
+
+
+def auth_from_env(environ: Mapping[str, str], *, allow_http: bool = False) -> ClientCredentialsAuth:
+    """Auth from GENAUTH_ISSUER, GENAUTH_CLIENT_ID, GENAUTH_CLIENT_SECRET, GENAUTH_SCOPE."""
+    missing = [
+        name
+        for name in ("GENAUTH_ISSUER", "GENAUTH_CLIENT_ID", "GENAUTH_CLIENT_SECRET")
+        if not environ.get(name)
+    ]
+    if missing:
+        raise ValueError(f"environment variable(s) required: {', '.join(missing)}")
+    return ClientCredentialsAuth(
+        issuer=environ["GENAUTH_ISSUER"],
+        client_id=environ["GENAUTH_CLIENT_ID"],
+        client_secret=environ["GENAUTH_CLIENT_SECRET"],
+        scope=environ.get("GENAUTH_SCOPE") or None,
+        allow_http=allow_http,
+    )
+
+
+async def call(api: httpx.AsyncClient, method: str, path: str, json_body: Any = None) -> Call:
+    """Make one call and keep what a reader needs: status, body, challenge."""
+    response = await api.request(method, path, json=json_body)
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    return Call(method, path, response.status_code, body, response.headers.get("www-authenticate"))
+
+
+async def run(api_url: str, auth: ClientCredentialsAuth) -> list[Call]:
+    """Read the orders, then try to place one; return what happened."""
+    async with httpx.AsyncClient(base_url=api_url, auth=auth, timeout=10) as api:
+        return [
+            await call(api, "GET", "/api/private-scoped"),
+            await call(api, "GET", "/api/orders"),
+            await call(api, "POST", "/api/orders", {"item": "coffee beans", "quantity": 2}),
+        ]
+
+
+def main() -> int:
+    api_url = os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000")
+    try:
+        auth = auth_from_env(os.environ)
+        calls = asyncio.run(run(api_url, auth))
+    except (ValueError, ClientCredentialsError, httpx.HTTPError) as exc:
+        print(f"caller: {exc}", file=sys.stderr)
+        return 1
+    for made in calls:
+        print(f"{made.method:4} {made.path:22} -> {made.status} {json.dumps(made.body)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
