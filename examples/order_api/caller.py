@@ -65,9 +65,13 @@ async def call(api: httpx.AsyncClient, method: str, path: str, json_body: Any = 
     return Call(method, path, response.status_code, body, response.headers.get("www-authenticate"))
 
 
-async def run(api_url: str, auth: ClientCredentialsAuth) -> list[Call]:
+async def run(
+    api_url: str, auth: ClientCredentialsAuth, transport: httpx.AsyncBaseTransport | None = None
+) -> list[Call]:
     """Read the orders, then try to place one; return what happened."""
-    async with httpx.AsyncClient(base_url=api_url, auth=auth, timeout=10) as api:
+    async with httpx.AsyncClient(
+        base_url=api_url, auth=auth, timeout=10, transport=transport
+    ) as api:
         return [
             await call(api, "GET", "/api/private-scoped"),
             await call(api, "GET", "/api/orders"),
