@@ -1,13 +1,14 @@
 """The ``genauth-guard`` command line.
 
 ``issuer`` runs a local development issuer; ``token`` gets an access token with the
-client_credentials grant (RFC 6749 section 4.4).
+client_credentials grant (RFC 6749 section 4.4); ``verify`` checks one as an API would.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -75,7 +76,17 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_logs(verbose: bool) -> None:
+    """Library logs only with ``--verbose``: the one-line outcome already says what failed."""
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="genauth-guard: %(name)s: %(message)s")
+    else:
+        logging.getLogger("genauth_guard").addHandler(logging.NullHandler())
+        logging.getLogger("genauth_guard").propagate = False
+
+
 def _cmd_token(args: argparse.Namespace) -> int:
+    _quiet_logs(args.verbose)
     from ._client import ClientCredentialsAuth, ClientCredentialsError
 
     # Secrets belong in the environment: command lines show up in `ps` and shell history.
@@ -158,7 +169,81 @@ def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     token.add_argument(
         "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
     )
+    token.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     token.set_defaults(run=_cmd_token)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    import asyncio
+
+    _quiet_logs(args.verbose)
+
+    from ._config import GuardConfig
+    from ._errors import GuardError
+    from ._verifier import Verifier
+
+    issuer = args.issuer or os.environ.get("GENAUTH_ISSUER")
+    audience = args.audience or os.environ.get("GENAUTH_AUDIENCE")
+    if not issuer or not audience:
+        print(
+            "genauth-guard verify: --issuer and --audience are required "
+            "(or GENAUTH_ISSUER and GENAUTH_AUDIENCE)",
+            file=sys.stderr,
+        )
+        return 2
+    token = (sys.stdin.read() if args.token in (None, "-") else args.token).strip()
+    if not token:
+        print("genauth-guard verify: no token given (argument or stdin)", file=sys.stderr)
+        return 2
+    try:
+        config = GuardConfig(
+            issuer=issuer,
+            audience=audience,
+            jwks_uri=args.jwks_uri,
+            algorithms=args.algorithm or ("RS256",),
+            leeway=args.leeway,
+            strict_rfc9068=args.rfc9068,
+            allow_http=args.allow_http,
+        )
+    except ValueError as exc:
+        print(f"genauth-guard verify: {exc}", file=sys.stderr)
+        return 2
+
+    async def verify() -> dict[str, object]:
+        async with Verifier(config) as verifier:
+            return dict((await verifier.verify(token)).claims)
+
+    try:
+        claims = asyncio.run(verify())
+    except GuardError as exc:
+        # The same code and description an API would send in WWW-Authenticate.
+        print(f"{exc.code or 'unauthorized'}: {exc.description}", file=sys.stderr)
+        return 1
+    print(json.dumps(claims, indent=2, sort_keys=True, ensure_ascii=False))
+    return 0
+
+
+def _add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    verify = commands.add_parser(
+        "verify",
+        help="verify an access token and print its claims",
+        description="Verify an access token as the API would; print its claims as JSON "
+        "(exit 0) or the reason it fails, e.g. 'invalid_token: token expired' (exit 1).",
+    )
+    verify.add_argument("token", nargs="?", help="the token; '-' or omitted reads stdin")
+    verify.add_argument("--issuer", help="accepted issuer (or GENAUTH_ISSUER)")
+    verify.add_argument("--audience", help="accepted audience (or GENAUTH_AUDIENCE)")
+    verify.add_argument("--jwks-uri", help="JWKS URL; discovered from the issuer when omitted")
+    verify.add_argument(
+        "--algorithm", action="append", default=[], help="allowed alg (default RS256)"
+    )
+    verify.add_argument("--leeway", type=float, default=30.0, help="clock skew, seconds")
+    verify.add_argument("--rfc9068", action="store_true", help="require RFC 9068 tokens")
+    verify.add_argument(
+        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
+    )
+    verify.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    verify.set_defaults(run=_cmd_verify)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     issuer.add_argument("--rfc9068", action="store_true", help="issue RFC 9068 at+jwt tokens")
     issuer.set_defaults(run=_cmd_issuer)
     _add_token_parser(commands)
+    _add_verify_parser(commands)
     return parser
 
 
