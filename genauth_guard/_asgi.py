@@ -244,11 +244,11 @@ class GuardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "lifespan":
-            await self._lifespan(scope, receive, send)
-            return
-        if kind not in ("http", "websocket"):
-            await self.app(scope, receive, send)
+        if kind != "http" and kind != "websocket":
+            if kind == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         if scope["path"] in self.public_paths:
             scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
@@ -263,13 +263,13 @@ class GuardMiddleware:
                 receive = _replay(body, receive)
                 form_token = token_from_form(body)
             raw = find_token(scope, self.sources, form_token)
-            if raw is None:
-                if self.protect:
-                    raise MissingCredentials()
-                scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
-            else:
+            if raw is not None:
                 token = await self.verifier.verify(raw)
                 scope["auth"], scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
+            elif self.protect:
+                raise MissingCredentials()
+            else:
+                scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
         except GuardError as error:
             log_denial(error, scope)
             await send_error(scope, receive, send, error, self.realm)

@@ -15,7 +15,7 @@ No function here logs, and no error message contains the token.
 
 from __future__ import annotations
 
-import re
+import string
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +34,8 @@ __all__ = [
 DEFAULT_REALM = "api"
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-_B64TOKEN = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
+_B64TOKEN_CHARS = string.ascii_letters.encode() + string.digits.encode() + b"-._~+/"
+_SPACE = b" \t"
 _FORM_TYPE = b"application/x-www-form-urlencoded"
 _PARAM = "access_token"
 
@@ -64,17 +65,27 @@ def _from_header(value: bytes, limit: int) -> bytes | None:
     # The auth-scheme is case-insensitive (RFC 7235 section 2.1).
     if value[:6].lower() != b"bearer":
         return None
-    rest = value[6:]
-    if rest and rest[:1] not in (b" ", b"\t"):
+    if len(value) > 6 and value[6] not in _SPACE:
         return None  # "Bearerish ...": another scheme that only starts like ours
     if len(value) > limit:
         raise InvalidRequest("the Authorization header is too large")
-    token = rest.strip(b" \t")
+    token = value[7:].strip(b" \t")
     if not token:
         raise InvalidRequest("the Bearer scheme requires a token")
-    if _B64TOKEN.fullmatch(token) is None:
-        raise InvalidRequest("the bearer token is not in b64token syntax (RFC 6750 2.1)")
+    _check_syntax(token)
     return token
+
+
+def _check_syntax(token: bytes) -> None:
+    """RFC 6750 section 2.1 b64token syntax, or :class:`InvalidRequest`.
+
+    ``bytes.translate`` deletes the allowed characters in one C loop, several times
+    faster than a regular expression on a kilobyte token: nothing may remain once the
+    trailing padding is off.
+    """
+    body = token.rstrip(b"=")
+    if not body or body.translate(None, _B64TOKEN_CHARS):
+        raise InvalidRequest("the bearer token is not in b64token syntax (RFC 6750 2.1)")
 
 
 def _from_query(query_string: bytes) -> bytes | None:
@@ -97,8 +108,7 @@ def _check_param(value: str) -> bytes:
     token = value.encode("latin-1", "replace")
     if not token:
         raise InvalidRequest("empty access_token parameter")
-    if _B64TOKEN.fullmatch(token) is None:
-        raise InvalidRequest("the access_token parameter is not in b64token syntax")
+    _check_syntax(token)
     return token
 
 
@@ -110,15 +120,18 @@ def find_token(
     ``form_token`` is the body parameter already read by :func:`token_from_form`.
     Raises :class:`InvalidRequest` for the malformed cases of RFC 6750 section 3.1.
     """
-    header: bytes | None = None
-    seen_header = False
+    raw: bytes | None = None
+    seen = False
     # ASGI servers lowercase header names (ASGI HTTP spec), so no case folding here.
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
-            if seen_header:
+            if seen:
                 raise InvalidRequest("several Authorization headers")
-            seen_header = True
-            header = _from_header(value, sources.max_header_bytes)
+            seen = True
+            raw = value
+    header = _from_header(raw, sources.max_header_bytes) if raw is not None else None
+    if not sources.query and form_token is None:  # the common case: header only
+        return header.decode("ascii") if header is not None else None
     found: list[bytes] = [header] if header is not None else []
     if sources.query:
         query = _from_query(scope.get("query_string", b""))

@@ -42,6 +42,8 @@ def test_other_schemes_are_not_bearer_credentials(value: bytes) -> None:
         b"Bearer a b",
         b"Bearer a,b",
         b"Bearer =abc",
+        b"Bearer ==",
+        b"Bearer a=b",
         b"Bearer \xff",
     ],
 )

@@ -1,0 +1,196 @@
+"""Throughput of a protected route against an unprotected one, on the wire.
+
+One Starlette app with :class:`GuardMiddleware` runs under uvicorn in a subprocess on
+a free loopback port; its keys come from a :class:`LocalIssuer` over HTTP. This
+process loads it with a small keep-alive HTTP/1.1 client on raw asyncio streams
+(pure Python, far cheaper per request than the server, so the server is what gets
+measured). The two routes alternate in short phases within one run, so drift of the
+machine hits both alike. Bounded: a few seconds, loopback only, the server is always
+stopped.
+
+``python -m bench.throughput`` runs it alone; ``make bench`` includes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HOST = "127.0.0.1"
+AUDIENCE = "order-api"
+CONNECTIONS = 16
+ROUNDS = 10
+PHASE_SECONDS = 0.5
+WARM_SECONDS = 0.5
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# -- the server (runs in the subprocess) -------------------------------------------------
+
+
+def serve(issuer: str, port: int) -> None:
+    """Serve the benchmark app until terminated."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from genauth_guard._asgi import GuardMiddleware
+    from genauth_guard._config import GuardConfig
+    from genauth_guard.starlette import require_scopes
+
+    # Identical handlers: the only difference between the routes is the guard.
+    async def public(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @require_scopes("order:read")
+    async def orders(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    config = GuardConfig(issuer=issuer, audience=AUDIENCE)
+    app = Starlette(
+        routes=[Route("/public", public), Route("/orders", orders)],
+        middleware=[Middleware(GuardMiddleware, config=config, public_paths=["/public"])],
+    )
+    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
+
+
+# -- the load generator (this process) ---------------------------------------------------
+
+
+def _request(path: str, token: str | None) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: {HOST}"]
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def _connection(port: int, request: bytes, seconds: float) -> tuple[int, int]:
+    """Send ``request`` back to back on one keep-alive connection: (ok, failed)."""
+    reader, writer = await asyncio.open_connection(HOST, port)
+    ok = failed = 0
+    deadline = time.perf_counter() + seconds
+    try:
+        while time.perf_counter() < deadline:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if head.startswith(b"HTTP/1.1 200"):
+                ok += 1
+            else:
+                failed += 1
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    return ok, failed
+
+
+async def _phase(port: int, request: bytes, seconds: float) -> tuple[int, int, float]:
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(_connection(port, request, seconds) for _ in range(CONNECTIONS))
+    )
+    elapsed = time.perf_counter() - started
+    return sum(r[0] for r in results), sum(r[1] for r in results), elapsed
+
+
+async def _load(port: int, token: str) -> dict[str, float]:
+    """Alternate short phases of both routes; rps over all phases, ratio per round pair.
+
+    The ratio is the median of the rounds' paired ratios: a burst of load from
+    elsewhere on the machine spoils one pair, not the figure.
+    """
+    requests = {"public": _request("/public", None), "protected": _request("/orders", token)}
+    for request in requests.values():  # warm both paths: keys, token cache, code paths
+        await _phase(port, request, WARM_SECONDS)
+    done = dict.fromkeys(requests, 0)
+    spent = dict.fromkeys(requests, 0.0)
+    failed = 0
+    ratios: list[float] = []
+    for _ in range(ROUNDS):
+        rates = {}
+        for name, request in requests.items():
+            ok, bad, elapsed = await _phase(port, request, PHASE_SECONDS)
+            done[name] += ok
+            spent[name] += elapsed
+            failed += bad
+            rates[name] = ok / elapsed
+        ratios.append(rates["protected"] / rates["public"])
+    if failed:
+        raise RuntimeError(f"{failed} non-200 responses during the benchmark")
+    figures = {name: done[name] / spent[name] for name in requests}
+    figures["ratio"] = statistics.median(ratios)
+    return figures
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the benchmark server exited at startup")
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError("the benchmark server did not start")
+
+
+def run() -> dict[str, float]:
+    """Measure both routes in one run; print them side by side; return the figures."""
+    from genauth_guard.testing import LocalIssuer
+
+    with LocalIssuer(audience=AUDIENCE) as issuer:
+        token = issuer.mint(scope="order:read", expires_in=3600)
+        port = _free_port()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        command = [sys.executable, "-m", "bench.throughput", "serve", issuer.issuer, str(port)]
+        server = subprocess.Popen(command, cwd=ROOT, env=env)
+        try:
+            _wait_ready(port, server)
+            rps = asyncio.run(_load(port, token))
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+    ratio = rps["ratio"]
+    print(
+        f"throughput (uvicorn, {CONNECTIONS} keep-alive connections, "
+        f"{ROUNDS}x{PHASE_SECONDS:g}s per route): "
+        f"public {rps['public']:.0f} req/s | protected {rps['protected']:.0f} req/s "
+        f"| ratio {ratio:.2f} (median of paired rounds; target >= 0.90)"
+    )
+    return {
+        "protected_vs_public_throughput": round(ratio, 3),
+        "public_rps": round(rps["public"], 1),
+        "protected_rps": round(rps["protected"], 1),
+    }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "serve":
+        serve(sys.argv[2], int(sys.argv[3]))
+    else:
+        print(run())
