@@ -212,12 +212,14 @@ class _LoopState:
 class ClientCredentialsAuth(httpx.Auth):
     """Bearer tokens from the client_credentials grant (RFC 6749 section 4.4).
 
-    >>> auth = ClientCredentialsAuth(
-    ...     issuer="https://example.genauth.ai/oidc",
-    ...     client_id="...", client_secret="...", scope="order:read",
-    ... )
-    >>> async with httpx.AsyncClient(auth=auth) as api:  # doctest: +SKIP
-    ...     await api.get("https://orders.example.com/orders")
+    ::
+
+        auth = ClientCredentialsAuth(
+            issuer="https://{app-domain}/oidc",
+            client_id="...", client_secret="...", scope="order:read",
+        )
+        async with httpx.AsyncClient(auth=auth) as api:
+            await api.get("https://orders.example.com/orders")
 
     Give ``issuer`` (the token endpoint is discovered once from
     ``{issuer}/.well-known/openid-configuration``) or ``token_url``. The token is
@@ -574,7 +576,7 @@ class ClientCredentialsAuth(httpx.Auth):
             raise TokenResponseError("token response too large", status_code=status)
         try:
             body: Any = json.loads(reply.content)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
         if not isinstance(body, dict):
             raise TokenResponseError(
@@ -742,7 +744,9 @@ class ClientCredentialsAuth(httpx.Auth):
         if state is not None and state.client is not None:
             client, state.client = state.client, None
             await client.aclose()
-        self.close()
+        if self._client is not None:
+            # close() waits for a sync fetch in progress: not on the event loop.
+            await asyncio.to_thread(self.close)
 
     def __enter__(self) -> ClientCredentialsAuth:
         return self

@@ -198,10 +198,12 @@ class Tamper(httpx.BaseTransport):
 
 
 def tampered(edit: Callable[[dict[str, Any]], Any], status: int | None = None) -> httpx.Client:
-    """A token client whose responses are ``edit(body)`` as JSON (and ``status``)."""
+    """A token client whose responses are ``edit(body)`` as JSON, or raw if bytes."""
 
     def rewrite(code: int, body: Any) -> tuple[int, bytes]:
-        return status or code, json.dumps(edit(body)).encode()
+        edited = edit(body)
+        raw = edited if isinstance(edited, bytes) else json.dumps(edited).encode()
+        return status or code, raw
 
     return httpx.Client(transport=Tamper(rewrite))
 

@@ -163,6 +163,9 @@ def _with(name: str, value: Any) -> Any:
         (_with("expires_in", [1]), "expires_in"),
         (lambda body: [body], "without a JSON object"),
         (lambda body: "token", "without a JSON object"),
+        (lambda body: b"[" * 100_000 + b"]" * 100_000, "without a JSON object"),
+        (lambda body: b"\xff\xfe{}", "without a JSON object"),
+        (lambda body: b"x" * 300_000, "too large"),
     ],
 )
 def test_malformed_token_responses(

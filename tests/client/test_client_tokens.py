@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -190,3 +191,47 @@ def test_auth_flow_is_not_driven_directly() -> None:
     auth = ClientCredentialsAuth(token_url="https://a.example/t", client_id="i", client_secret="s")
     with pytest.raises(RuntimeError, match=r"httpx\.Client"):
         auth.auth_flow(httpx.Request("GET", "https://api.example"))
+
+
+def test_the_api_client_itself_may_carry_token_requests(
+    issuer: LocalIssuer, make_auth: Any, api: Any
+) -> None:
+    # Even when the token client is the API client, the auth is not applied to the
+    # token request (no recursion, no Bearer header at the token endpoint).
+    order_api, url = api
+    with httpx.Client() as client:
+        auth = make_auth(http_client=client)
+        client.auth = auth
+        assert client.get(f"{url}/orders").status_code == 200
+    assert issuer.counts["token"] == 1
+    assert order_api.tokens == [auth.get_token()]
+
+
+def test_one_auth_across_event_loops(issuer: LocalIssuer, make_auth: Any, clock: Any) -> None:
+    # asyncio locks and connections belong to one loop: each loop gets its own.
+    auth = make_auth()
+
+    async def fetch() -> str:
+        token = await auth.aget_token()
+        await auth.aclose()
+        return token
+
+    first = asyncio.run(fetch())
+    assert asyncio.run(fetch()) == first  # cached across loops
+    clock.advance(issuer.token_ttl)
+    assert asyncio.run(fetch()) != first
+    assert issuer.counts["token"] == 2
+
+
+async def test_aclose_closes_the_internal_clients(make_auth: Any) -> None:
+    auth = make_auth()
+    await auth.aget_token()
+    auth.invalidate()
+    auth.get_token()  # a sync fetch: the sync client too
+    state = auth._loop_state()
+    async_client, sync_client = state.client, auth._client
+    assert async_client is not None
+    assert sync_client is not None
+    await auth.aclose()
+    assert async_client.is_closed
+    assert sync_client.is_closed
