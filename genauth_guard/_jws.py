@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._errors import InvalidToken, Reason
@@ -46,6 +47,9 @@ def _no_constant(name: str) -> Any:
 
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_unique_members, parse_constant=_no_constant)
+# The decoder's C scanner: (text, index) -> (value, end); raises StopIteration when
+# no JSON value starts at index.
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
 class ParsedJWS(NamedTuple):
@@ -79,7 +83,15 @@ def _decode(segment: bytes, what: str) -> bytes:
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     """A UTF-8 JSON object (RFC 7515 section 5.2 steps 3-4, RFC 7519 section 7.2)."""
     try:
-        value = _DECODER.decode(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        try:
+            # Fast path: tokens carry compact JSON, so one scanner call covers it all;
+            # anything else (surrounding whitespace, errors) goes the standard way.
+            value, end = _SCAN(text, 0)
+            if end != len(text):
+                value = _DECODER.decode(text)
+        except StopIteration:
+            value = _DECODER.decode(text)
     except _Malformed as exc:
         raise _malformed(f"{what} is not acceptable JSON ({exc.args[0]})") from None
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included

@@ -27,17 +27,18 @@ def parse_scopes(claims: Mapping[str, Any], claim_names: Iterable[str]) -> froze
     RFC 9068 section 2.2.3) or a list of strings (``scp``, ``permissions``). Any other
     shape makes the token invalid rather than silently granting or dropping scopes.
     """
-    found: list[str] = []
+    found: set[str] = set()
     for name in claim_names:
         value = claims.get(name)
         if value is None:
             continue
         if type(value) is str:
-            found.extend(_split(value))
+            found.update(value.split(" "))
         elif type(value) is list and all(type(item) is str for item in value):
-            found.extend(value)
+            found.update(value)
         else:
             raise InvalidToken(Reason.CLAIM, f"claim {name} must be a string or list of strings")
+    found.discard("")  # from repeated spaces (and an empty list item, never a scope)
     return frozenset(found)
 
 

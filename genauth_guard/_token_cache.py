@@ -43,15 +43,17 @@ class VerifiedTokenCache:
     def get(self, token: str, now: float) -> AccessToken | None:
         """The cached token if ``now`` lies in its accepted interval and its key remains.
 
+        ``token`` must be a str (the verifier checks type and size first).
+
         The hit path is one lookup, two comparisons and one ``has_key`` call.
         """
         entries = self._entries
         if entries is None:
             return None
-        try:
-            entry = entries[token]
-        except (KeyError, TypeError):  # TypeError: an unhashable non-string "token"
+        # A membership test first: a miss through __getitem__ costs two exceptions.
+        if token not in entries:
             return None
+        entry = entries[token]
         if entry.not_before <= now < entry.not_after and entry.source.has_key(entry.kid):
             return entry.token
         # Expired, not yet valid under a clock that moved back, or its key was removed:

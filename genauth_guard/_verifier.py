@@ -147,6 +147,7 @@ class Verifier:
         self._checks = tuple(
             (name, _compile_check(check)) for name, check in config.claim_checks.items()
         )
+        self._max_bytes = config.max_token_bytes
         self._header_memo: dict[bytes, dict[str, Any]] = {}
         self._cache = (
             VerifiedTokenCache(config.token_cache_size) if config.token_cache_size > 0 else None
@@ -155,12 +156,15 @@ class Verifier:
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2)."""
         cache = self._cache
-        if cache is not None:
+        max_bytes = self._max_bytes
+        # The size check comes before the cache lookup: hashing a huge string for the
+        # lookup would already cost more than rejecting it.
+        if cache is not None and type(token) is str and len(token) <= max_bytes:
             hit = cache.get(token, self._clock())
             if hit is not None:
                 return hit
         header, claims, signing_input, signature = parse_compact(
-            token, self.config.max_token_bytes, self._header_memo
+            token, max_bytes, self._header_memo
         )
 
         alg = header.get("alg")
@@ -234,19 +238,22 @@ class Verifier:
             if name not in claims:
                 raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
 
-        # RFC 7519 4.1.4: reject at or after exp (plus leeway).
-        exp = _numeric_date(claims, "exp")
-        assert exp is not None  # "exp" is always among the required claims
+        # RFC 7519 4.1.4: reject at or after exp (plus leeway). "exp" is always among
+        # the required claims, so it is present here.
+        exp = claims["exp"]
+        kind = type(exp)
+        if (kind is not int and kind is not float) or not -_MAX_DATE <= exp <= _MAX_DATE:
+            raise InvalidToken(Reason.CLAIM, "claim exp must be a NumericDate")
         not_after = exp + leeway
         if now >= not_after:
             raise InvalidToken(Reason.EXPIRED, "token expired")
         not_before = float("-inf")
-        nbf = _numeric_date(claims, "nbf")  # RFC 7519 4.1.5
+        nbf = _numeric_date(claims, "nbf") if "nbf" in claims else None  # RFC 7519 4.1.5
         if nbf is not None:
             not_before = nbf - leeway
             if now < not_before:
                 raise InvalidToken(Reason.NOT_YET_VALID, "token not yet valid (nbf)")
-        iat = _numeric_date(claims, "iat")  # RFC 7519 4.1.6
+        iat = _numeric_date(claims, "iat") if "iat" in claims else None  # RFC 7519 4.1.6
         if iat is not None:
             not_before = max(not_before, iat - leeway)
             if now < iat - leeway:
