@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import httpx
 import pytest
 
 from genauth_guard._client import (
@@ -233,3 +234,25 @@ def test_backoff_grows_exponentially_up_to_the_cap() -> None:
     assert [backoff_delay(a, 0.5, 4.0, lowest) for a in range(4)] == [0.25, 0.5, 1, 2]
     assert backoff_delay(3, 0, 4.0) == 0
     assert all(0.5 <= backoff_delay(1, 0.5, 4.0) <= 1.0 for _ in range(100))
+
+
+def test_errors_reach_the_httpx_caller(issuer: LocalIssuer, make_auth: Any, api: Any) -> None:
+    order_api, url = api
+    with (
+        httpx.Client(auth=make_auth(client_secret="wrong")) as client,
+        pytest.raises(TokenRequestError, match="invalid_client"),
+    ):
+        client.get(f"{url}/orders")
+    assert order_api.seen == []  # no request without a token
+
+
+async def test_errors_reach_the_async_httpx_caller(
+    issuer: LocalIssuer, make_auth: Any, api: Any
+) -> None:
+    order_api, url = api
+    issuer.fail("token", "error")
+    async with make_auth(max_retries=1) as auth, httpx.AsyncClient(auth=auth) as client:
+        with pytest.raises(TokenEndpointUnavailable):
+            await client.get(f"{url}/orders")
+    assert order_api.seen == []
+    assert issuer.counts["token"] == 2
