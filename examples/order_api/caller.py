@@ -79,11 +79,15 @@ async def run(
         ]
 
 
+async def _run_from_env(api_url: str) -> list[Call]:
+    async with auth_from_env(os.environ) as auth:  # closes its token client at the end
+        return await run(api_url, auth)
+
+
 def main() -> int:
     api_url = os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000")
     try:
-        auth = auth_from_env(os.environ)
-        calls = asyncio.run(run(api_url, auth))
+        calls = asyncio.run(_run_from_env(api_url))
     except (ValueError, ClientCredentialsError, httpx.HTTPError) as exc:
         print(f"caller: {exc}", file=sys.stderr)
         return 1

@@ -114,6 +114,8 @@ async def story(issuer: LocalIssuer, api_url: str) -> bool:
     finally:
         for client in clients.values():
             await client.aclose()
+            if isinstance(client.auth, ClientCredentialsAuth):
+                await client.auth.aclose()
     return all(results)
 
 
