@@ -36,8 +36,8 @@ from genauth_guard._verifier import Verifier
 from genauth_guard.testing import LocalIssuer
 
 AUDIENCE = "order-api"
-TOKENS = 300
-ROUNDS = 9
+TOKENS = 200
+ROUNDS = 25
 HUGE = 1024 * 1024
 
 

@@ -8,7 +8,7 @@ signing key leaves the issuer's JWKS (rotation or revocation of a key).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from cachetools import LRUCache
 
@@ -23,12 +23,10 @@ class KeyPresence(Protocol):
     def has_key(self, kid: str | None) -> bool: ...
 
 
-class _Entry(NamedTuple):
-    token: AccessToken
-    not_before: float  # the first instant verify() would accept the token
-    not_after: float  # the first instant verify() would reject it again
-    source: KeyPresence
-    kid: str | None
+# (token, not_before, not_after, key source, kid): a plain tuple, the cheapest to build
+# and to unpack. not_before is the first instant verify() would accept the token,
+# not_after the first instant it would reject it again.
+_Entry = tuple[AccessToken, float, float, KeyPresence, str | None]
 
 
 class VerifiedTokenCache:
@@ -53,9 +51,9 @@ class VerifiedTokenCache:
         # A membership test first: a miss through __getitem__ costs two exceptions.
         if token not in entries:
             return None
-        entry = entries[token]
-        if entry.not_before <= now < entry.not_after and entry.source.has_key(entry.kid):
-            return entry.token
+        verified, not_before, not_after, source, kid = entries[token]
+        if not_before <= now < not_after and source.has_key(kid):
+            return verified
         # Expired, not yet valid under a clock that moved back, or its key was removed:
         # forget it; verify() decides afresh.
         entries.pop(token, None)
@@ -65,7 +63,6 @@ class VerifiedTokenCache:
         self,
         token: str,
         verified: AccessToken,
-        *,
         not_before: float,
         not_after: float,
         source: KeyPresence,
@@ -73,7 +70,7 @@ class VerifiedTokenCache:
     ) -> None:
         """Remember ``verified`` for ``token`` while ``not_before <= now < not_after``."""
         if self._entries is not None and not_before < not_after:
-            self._entries[token] = _Entry(verified, not_before, not_after, source, kid)
+            self._entries[token] = (verified, not_before, not_after, source, kid)
 
     def clear(self) -> None:
         if self._entries is not None:

@@ -221,14 +221,7 @@ class Verifier:
             expires_at=int(claims["exp"]),
         )
         if cache is not None:
-            cache.put(
-                token,
-                access,
-                not_before=not_before,
-                not_after=not_after,
-                source=source,
-                kid=kid,
-            )
+            cache.put(token, access, not_before, not_after, source, kid)
         return access
 
     def _check_claims(self, claims: Mapping[str, Any], now: float) -> tuple[float, float]:

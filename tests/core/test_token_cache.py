@@ -32,7 +32,7 @@ ACCESS = AccessToken(
 def test_unit_hit_inside_the_interval_only() -> None:
     keys = Keys("k1")
     cache = VerifiedTokenCache(10)
-    cache.put("t", ACCESS, not_before=100.0, not_after=200.0, source=keys, kid="k1")
+    cache.put("t", ACCESS, 100.0, 200.0, keys, "k1")
     assert cache.get("t", 100.0) is ACCESS
     assert cache.get("t", 199.9) is ACCESS
     assert cache.get("t", 200.0) is None
@@ -41,14 +41,14 @@ def test_unit_hit_inside_the_interval_only() -> None:
 
 def test_unit_clock_moving_back_before_nbf_misses() -> None:
     cache = VerifiedTokenCache(10)
-    cache.put("t", ACCESS, not_before=100.0, not_after=200.0, source=Keys("k1"), kid="k1")
+    cache.put("t", ACCESS, 100.0, 200.0, Keys("k1"), "k1")
     assert cache.get("t", 99.0) is None
 
 
 def test_unit_key_gone_misses() -> None:
     keys = Keys("k1")
     cache = VerifiedTokenCache(10)
-    cache.put("t", ACCESS, not_before=0.0, not_after=200.0, source=keys, kid="k1")
+    cache.put("t", ACCESS, 0.0, 200.0, keys, "k1")
     assert cache.get("t", 1.0) is ACCESS
     keys.kids.clear()
     assert cache.get("t", 1.0) is None
@@ -60,9 +60,9 @@ def test_unit_bounded_lru() -> None:
     cache = VerifiedTokenCache(2)
     keys = Keys(None)
     for name in ("a", "b"):
-        cache.put(name, ACCESS, not_before=0.0, not_after=9.0, source=keys, kid=None)
+        cache.put(name, ACCESS, 0.0, 9.0, keys, None)
     assert cache.get("a", 1.0) is ACCESS  # a is now the most recently used
-    cache.put("c", ACCESS, not_before=0.0, not_after=9.0, source=keys, kid=None)
+    cache.put("c", ACCESS, 0.0, 9.0, keys, None)
     assert len(cache) == 2
     assert cache.get("b", 1.0) is None
     assert cache.get("a", 1.0) is ACCESS
@@ -70,14 +70,14 @@ def test_unit_bounded_lru() -> None:
 
 def test_unit_size_zero_is_off() -> None:
     cache = VerifiedTokenCache(0)
-    cache.put("t", ACCESS, not_before=0.0, not_after=9.0, source=Keys(None), kid=None)
+    cache.put("t", ACCESS, 0.0, 9.0, Keys(None), None)
     assert cache.get("t", 1.0) is None
     assert len(cache) == 0
 
 
 def test_unit_empty_interval_is_not_stored() -> None:
     cache = VerifiedTokenCache(4)
-    cache.put("t", ACCESS, not_before=5.0, not_after=5.0, source=Keys(None), kid=None)
+    cache.put("t", ACCESS, 5.0, 5.0, Keys(None), None)
     assert len(cache) == 0
 
 
