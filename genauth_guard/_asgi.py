@@ -233,6 +233,9 @@ class GuardMiddleware:
         self.owns_verifier = config is not None
         self.protect = mode == "protect"
         self.public_paths = _PublicPaths(public_paths)
+        # Copied out so the per-request test costs no method call.
+        self._public_exact = self.public_paths.exact
+        self._public_prefixes = self.public_paths.prefixes
         self.realm = realm
         self.sources = BearerSources(
             query=allow_query_token, form=allow_form_token, max_form_bytes=max_form_bytes
@@ -250,7 +253,10 @@ class GuardMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        if scope["path"] in self.public_paths:
+        path = scope["path"]
+        if path in self._public_exact or (
+            self._public_prefixes and path.startswith(self._public_prefixes)
+        ):
             scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
             await self.app(scope, receive, send)
             return

@@ -59,6 +59,8 @@ def _error_response(error: GuardError, realm: str) -> Response:
 
 def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
     # By type rather than by parameter name: works for functions and endpoint methods.
+    if args and isinstance(args[0], HTTPConnection):  # a function endpoint: the usual case
+        return args[0]
     for value in (*args, *kwargs.values()):
         if isinstance(value, HTTPConnection):
             return value
