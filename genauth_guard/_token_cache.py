@@ -8,9 +8,8 @@ signing key leaves the issuer's JWKS (rotation or revocation of a key).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Protocol
-
-from cachetools import LRUCache
 
 from ._token import AccessToken
 
@@ -30,13 +29,19 @@ _Entry = tuple[AccessToken, float, float, KeyPresence, str | None]
 
 
 class VerifiedTokenCache:
-    """A bounded LRU of verified tokens; ``maxsize=0`` makes every call a no-op."""
+    """A bounded LRU of verified tokens; ``maxsize=0`` makes every call a no-op.
+
+    An ``OrderedDict`` rather than ``cachetools.LRUCache``: measured on the target
+    machine, LRUCache costs about 2.5 us per insert and 0.45 us per hit against 0.6 and
+    0.1 here, and every first-seen token pays the insert inside a budget of about 12 us
+    of overhead on top of the RSA verify.
+    """
 
     __slots__ = ("_entries", "maxsize")
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._entries: LRUCache[str, _Entry] | None = LRUCache(maxsize) if maxsize > 0 else None
+        self._entries: OrderedDict[str, _Entry] | None = OrderedDict() if maxsize > 0 else None
 
     def get(self, token: str, now: float) -> AccessToken | None:
         """The cached token if ``now`` lies in its accepted interval and its key remains.
@@ -48,11 +53,12 @@ class VerifiedTokenCache:
         entries = self._entries
         if entries is None:
             return None
-        # A membership test first: a miss through __getitem__ costs two exceptions.
-        if token not in entries:
+        entry = entries.get(token)
+        if entry is None:
             return None
-        verified, not_before, not_after, source, kid = entries[token]
+        verified, not_before, not_after, source, kid = entry
         if not_before <= now < not_after and source.has_key(kid):
+            entries.move_to_end(token)  # least recently used goes first
             return verified
         # Expired, not yet valid under a clock that moved back, or its key was removed:
         # forget it; verify() decides afresh.
@@ -69,8 +75,11 @@ class VerifiedTokenCache:
         kid: str | None,
     ) -> None:
         """Remember ``verified`` for ``token`` while ``not_before <= now < not_after``."""
-        if self._entries is not None and not_before < not_after:
-            self._entries[token] = (verified, not_before, not_after, source, kid)
+        entries = self._entries
+        if entries is not None and not_before < not_after:
+            entries[token] = (verified, not_before, not_after, source, kid)
+            if len(entries) > self.maxsize:
+                entries.popitem(last=False)
 
     def clear(self) -> None:
         if self._entries is not None:

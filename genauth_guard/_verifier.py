@@ -26,7 +26,7 @@ from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
 from ._jwks import JWKSKeySource
 from ._jws import parse_compact
 from ._scopes import parse_scopes
-from ._token import AccessToken
+from ._token import AccessToken, make_access_token
 from ._token_cache import VerifiedTokenCache
 
 __all__ = ["Verifier"]
@@ -148,6 +148,8 @@ class Verifier:
             (name, _compile_check(check)) for name, check in config.claim_checks.items()
         )
         self._max_bytes = config.max_token_bytes
+        self._strict = config.strict_rfc9068
+        self._scope_claims = tuple(config.scope_claims)
         self._header_memo: dict[bytes, dict[str, Any]] = {}
         self._cache = (
             VerifiedTokenCache(config.token_cache_size) if config.token_cache_size > 0 else None
@@ -179,7 +181,7 @@ class Verifier:
                 raise InvalidToken(Reason.UNKNOWN_KEY, "unknown signing key")
         typ = header.get("typ", _MISSING)
         if typ is _MISSING:
-            if self.config.strict_rfc9068:
+            if self._strict:
                 raise InvalidToken(Reason.TYPE, "token type must be at+jwt")
         elif type(typ) is not str or typ.lower() not in self._types:
             raise InvalidToken(Reason.TYPE, "token type not accepted")
@@ -211,14 +213,14 @@ class Verifier:
             raise InvalidToken(Reason.SIGNATURE, "signature invalid") from None
 
         not_before, not_after = self._check_claims(claims, self._clock())
-        access = AccessToken(
-            claims=MappingProxyType(claims),
-            header=MappingProxyType(header),
-            scopes=parse_scopes(claims, self.config.scope_claims),
-            subject=claims.get("sub"),
-            client_id=claims.get("client_id") or claims.get("azp"),
-            issuer=iss,
-            expires_at=int(claims["exp"]),
+        access = make_access_token(
+            MappingProxyType(claims),
+            MappingProxyType(header),
+            parse_scopes(claims, self._scope_claims),
+            claims.get("sub"),
+            claims.get("client_id") or claims.get("azp"),
+            iss,
+            int(claims["exp"]),
         )
         if cache is not None:
             cache.put(token, access, not_before, not_after, source, kid)
