@@ -361,6 +361,17 @@ class JWKSKeySource:
             Reason.UNKNOWN_KEY, "no key in the issuer's JWKS matches the token's kid"
         )
 
+    def fresh_key(self, kid: str | None) -> VerificationKey | None:
+        """The key for ``kid`` if the cached set is fresh, else None: no I/O, no await.
+
+        The verifier's fast path; :meth:`get_key` handles every other case (refresh,
+        unknown kid, outage), so a None here never means "rejected".
+        """
+        keyset = self._keyset
+        if keyset is None or self._clock() - self._fetched_at >= self._cache_ttl:
+            return None
+        return keyset.find(kid)
+
     def has_key(self, kid: str | None) -> bool:
         """Cheap, synchronous: is ``kid`` in the current key set (no I/O).
 

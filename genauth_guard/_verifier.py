@@ -195,7 +195,8 @@ class Verifier:
         if source is None:
             raise InvalidToken(Reason.ISSUER, "issuer not accepted")
         try:
-            key = await source.get_key(kid)
+            # Synchronous when the keys are fresh: no coroutine to create and await.
+            key = source.fresh_key(kid) or await source.get_key(kid)
         except GuardError:
             raise
         except Exception:
