@@ -14,6 +14,9 @@ from ._token import AccessToken
 
 __all__ = ["parse_scopes", "require"]
 
+_NONE: frozenset[str] = frozenset()
+_BLANK = frozenset({""})
+
 
 def _split(value: str) -> list[str]:
     # RFC 6749 section 3.3: scope tokens are separated by single spaces (%x20).
@@ -27,19 +30,21 @@ def parse_scopes(claims: Mapping[str, Any], claim_names: Iterable[str]) -> froze
     RFC 9068 section 2.2.3) or a list of strings (``scp``, ``permissions``). Any other
     shape makes the token invalid rather than silently granting or dropping scopes.
     """
-    found: set[str] = set()
+    found = _NONE
     for name in claim_names:
         value = claims.get(name)
         if value is None:
             continue
         if type(value) is str:
-            found.update(value.split(" "))
+            part = frozenset(value.split(" "))
         elif type(value) is list and all(type(item) is str for item in value):
-            found.update(value)
+            part = frozenset(value)
         else:
             raise InvalidToken(Reason.CLAIM, f"claim {name} must be a string or list of strings")
-    found.discard("")  # from repeated spaces (and an empty list item, never a scope)
-    return frozenset(found)
+        found = found | part if found else part
+    if "" in found:  # from repeated spaces (and an empty list item, never a scope)
+        found = found - _BLANK
+    return found
 
 
 def require(token: AccessToken, scopes: Sequence[str], *, any_of: bool = False) -> None:

@@ -37,6 +37,8 @@ _MISSING: Any = object()
 # NumericDate bounds (RFC 7519 section 2): beyond them a value is nonsense, and the
 # bound keeps int + float arithmetic from overflowing on absurd integers.
 _MAX_DATE = 1e13
+_NEG_INF = float("-inf")
+_STRING_CLAIMS = ("sub", "client_id", "azp", "jti")
 # A kid longer than this cannot be one of ours; rejecting it early keeps such strings
 # from reaching the key source at all (RFC 8725 section 3.10: kid is untrusted input).
 _MAX_KID = 256
@@ -243,16 +245,23 @@ class Verifier:
         not_after = exp + leeway
         if now >= not_after:
             raise InvalidToken(Reason.EXPIRED, "token expired")
-        not_before = float("-inf")
+        not_before = _NEG_INF
         nbf = _numeric_date(claims, "nbf") if "nbf" in claims else None  # RFC 7519 4.1.5
         if nbf is not None:
             not_before = nbf - leeway
             if now < not_before:
                 raise InvalidToken(Reason.NOT_YET_VALID, "token not yet valid (nbf)")
-        iat = _numeric_date(claims, "iat") if "iat" in claims else None  # RFC 7519 4.1.6
-        if iat is not None:
-            not_before = max(not_before, iat - leeway)
-            if now < iat - leeway:
+        iat = claims.get("iat", _MISSING)  # RFC 7519 4.1.6
+        if iat is _MISSING:
+            iat = None
+        else:
+            kind = type(iat)
+            if (kind is not int and kind is not float) or not -_MAX_DATE <= iat <= _MAX_DATE:
+                raise InvalidToken(Reason.CLAIM, "claim iat must be a NumericDate")
+            issued = iat - leeway
+            if issued > not_before:
+                not_before = issued
+            if now < issued:
                 raise InvalidToken(Reason.ISSUED_IN_FUTURE, "token issued in the future (iat)")
         max_age = self.config.max_token_age
         if max_age is not None:
@@ -274,10 +283,11 @@ class Verifier:
             raise InvalidToken(Reason.AUDIENCE, "audience not accepted")
 
         # StringOrURI / string claims (RFC 7519 4.1.2, 4.1.7; RFC 9068 2.2; OIDC azp).
-        for name in ("sub", "client_id", "azp", "jti"):
-            value = claims.get(name)
-            if value is not None and type(value) is not str:
-                raise InvalidToken(Reason.CLAIM, f"claim {name} must be a string")
+        for name in _STRING_CLAIMS:
+            if name in claims:
+                value = claims[name]
+                if value is not None and type(value) is not str:
+                    raise InvalidToken(Reason.CLAIM, f"claim {name} must be a string")
 
         for name, check in self._checks:
             value = claims.get(name, _MISSING)
