@@ -22,14 +22,23 @@ class KeyPresence(Protocol):
     def has_key(self, kid: str | None) -> bool: ...
 
 
-# (token, not_before, not_after, key source, kid): a plain tuple, the cheapest to build
-# and to unpack. not_before is the first instant verify() would accept the token,
-# not_after the first instant it would reject it again.
-_Entry = tuple[AccessToken, float, float, KeyPresence, str | None]
+# (token, verified, not_before, not_after, key source, kid): a plain tuple, the cheapest
+# to build and to unpack. not_before is the first instant verify() would accept the
+# token, not_after the first instant it would reject it again.
+_Entry = tuple[str, AccessToken, float, float, KeyPresence, str | None]
+
+# Entries are found by the token's last characters (its signature's tail) and then
+# compared whole. Each request brings a new string object, so Python hashes it anew:
+# hashing 48 characters instead of ~700 saves about 0.4 us on every lookup. The full
+# comparison keeps the cache exact: a forged token that reuses a signature never hits.
+_KEY_CHARS = 48
 
 
 class VerifiedTokenCache:
     """A bounded LRU of verified tokens; ``maxsize=0`` makes every call a no-op.
+
+    Two tokens can share a tail only by copying a signature: then the newer verified one
+    replaces the older (a forged one never verifies, so it never evicts a real one).
 
     An ``OrderedDict`` rather than ``cachetools.LRUCache``: measured on the target
     machine, LRUCache costs about 2.5 us per insert and 0.45 us per hit against 0.6 and
@@ -53,16 +62,19 @@ class VerifiedTokenCache:
         entries = self._entries
         if entries is None:
             return None
-        entry = entries.get(token)
+        key = token[-_KEY_CHARS:]
+        entry = entries.get(key)
         if entry is None:
             return None
-        verified, not_before, not_after, source, kid = entry
+        cached, verified, not_before, not_after, source, kid = entry
+        if cached != token:
+            return None  # same tail, other token: verify() decides, the entry stays
         if not_before <= now < not_after and source.has_key(kid):
-            entries.move_to_end(token)  # least recently used goes first
+            entries.move_to_end(key)  # least recently used goes first
             return verified
         # Expired, not yet valid under a clock that moved back, or its key was removed:
         # forget it; verify() decides afresh.
-        entries.pop(token, None)
+        del entries[key]
         return None
 
     def put(
@@ -77,7 +89,7 @@ class VerifiedTokenCache:
         """Remember ``verified`` for ``token`` while ``not_before <= now < not_after``."""
         entries = self._entries
         if entries is not None and not_before < not_after:
-            entries[token] = (verified, not_before, not_after, source, kid)
+            entries[token[-_KEY_CHARS:]] = (token, verified, not_before, not_after, source, kid)
             if len(entries) > self.maxsize:
                 entries.popitem(last=False)
 

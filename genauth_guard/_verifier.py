@@ -38,6 +38,7 @@ _MISSING: Any = object()
 # bound keeps int + float arithmetic from overflowing on absurd integers.
 _MAX_DATE = 1e13
 _NEG_INF = float("-inf")
+_HEADER_VERDICTS = 64
 _STRING_CLAIMS = ("sub", "client_id", "azp", "jti")
 # A kid longer than this cannot be one of ours; rejecting it early keeps such strings
 # from reaching the key source at all (RFC 8725 section 3.10: kid is untrusted input).
@@ -53,7 +54,12 @@ _HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = MappingProxyType(
 )
 
 
-def _signature_scheme(alg: str) -> tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]:
+_Scheme = tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]
+# A checked header, its alg, signature scheme and kid (see Verifier._check_header).
+_Verdict = tuple[dict[str, Any], str, _Scheme, str | None]
+
+
+def _signature_scheme(alg: str) -> _Scheme:
     """Padding and hash for RS* (RFC 7518 section 3.3) and PS* (section 3.5)."""
     digest = _HASHES[alg[2:]]()
     if alg.startswith("PS"):
@@ -153,6 +159,7 @@ class Verifier:
         self._strict = config.strict_rfc9068
         self._scope_claims = tuple(config.scope_claims)
         self._header_memo: dict[bytes, dict[str, Any]] = {}
+        self._header_verdicts: dict[int, _Verdict] = {}
         self._cache = (
             VerifiedTokenCache(config.token_cache_size) if config.token_cache_size > 0 else None
         )
@@ -171,22 +178,13 @@ class Verifier:
             token, max_bytes, self._header_memo
         )
 
-        alg = header.get("alg")
-        scheme = self._schemes.get(alg) if type(alg) is str else None
-        if scheme is None:
-            raise InvalidToken(Reason.ALGORITHM, "algorithm not allowed")
-        kid = header.get("kid")
-        if kid is not None:
-            if type(kid) is not str:
-                raise InvalidToken(Reason.MALFORMED, "kid must be a string")
-            if len(kid) > _MAX_KID:
-                raise InvalidToken(Reason.UNKNOWN_KEY, "unknown signing key")
-        typ = header.get("typ", _MISSING)
-        if typ is _MISSING:
-            if self._strict:
-                raise InvalidToken(Reason.TYPE, "token type must be at+jwt")
-        elif type(typ) is not str or typ.lower() not in self._types:
-            raise InvalidToken(Reason.TYPE, "token type not accepted")
+        # An issuer's tokens share a few headers, and parse_compact hands back the same
+        # dict for the same header bytes: its verdict is remembered by identity (the
+        # entry holds the dict, so its id cannot be reused while the entry lives).
+        verdict = self._header_verdicts.get(id(header))
+        if verdict is None or verdict[0] is not header:
+            verdict = self._check_header(header)
+        _, alg, scheme, kid = verdict
 
         # Several issuers: the unverified iss only selects whose keys to try; the
         # signature then proves it (RFC 8725 section 3.8).
@@ -228,6 +226,32 @@ class Verifier:
         if cache is not None:
             cache.put(token, access, not_before, not_after, source, kid)
         return access
+
+    def _check_header(self, header: dict[str, Any]) -> _Verdict:
+        """``alg`` from the allow-list (RFC 8725 3.1), ``kid`` (RFC 7515 4.1.4), ``typ``."""
+        alg = header.get("alg")
+        scheme = self._schemes.get(alg) if type(alg) is str else None
+        if scheme is None:
+            raise InvalidToken(Reason.ALGORITHM, "algorithm not allowed")
+        assert isinstance(alg, str)  # it named an allowed scheme
+        kid = header.get("kid")
+        if kid is not None:
+            if type(kid) is not str:
+                raise InvalidToken(Reason.MALFORMED, "kid must be a string")
+            if len(kid) > _MAX_KID:
+                raise InvalidToken(Reason.UNKNOWN_KEY, "unknown signing key")
+        typ = header.get("typ", _MISSING)
+        if typ is _MISSING:
+            if self._strict:
+                raise InvalidToken(Reason.TYPE, "token type must be at+jwt")
+        elif type(typ) is not str or typ.lower() not in self._types:
+            raise InvalidToken(Reason.TYPE, "token type not accepted")
+        verdict: _Verdict = (header, alg, scheme, kid)
+        verdicts = self._header_verdicts
+        if len(verdicts) >= _HEADER_VERDICTS:
+            verdicts.clear()  # bounded like parse_compact's memo; real headers come back
+        verdicts[id(header)] = verdict
+        return verdict
 
     def _check_claims(self, claims: Mapping[str, Any], now: float) -> tuple[float, float]:
         """Claim rules after the signature; returns the interval the token stays valid."""
