@@ -55,8 +55,8 @@ _HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = MappingProxyType(
 
 
 _Scheme = tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]
-# A checked header, its alg, signature scheme and kid (see Verifier._check_header).
-_Verdict = tuple[dict[str, Any], str, _Scheme, str | None]
+# A checked header, its alg, signature scheme, kid and read-only view (_check_header).
+_Verdict = tuple[dict[str, Any], str, _Scheme, str | None, Mapping[str, Any]]
 
 
 def _signature_scheme(alg: str) -> _Scheme:
@@ -157,6 +157,8 @@ class Verifier:
         )
         self._max_bytes = config.max_token_bytes
         self._strict = config.strict_rfc9068
+        self._leeway = config.leeway
+        self._max_age = config.max_token_age
         self._scope_claims = tuple(config.scope_claims)
         self._header_memo: dict[bytes, dict[str, Any]] = {}
         self._header_verdicts: dict[int, _Verdict] = {}
@@ -184,7 +186,7 @@ class Verifier:
         verdict = self._header_verdicts.get(id(header))
         if verdict is None or verdict[0] is not header:
             verdict = self._check_header(header)
-        _, alg, scheme, kid = verdict
+        _, alg, scheme, kid, header_view = verdict
 
         # Several issuers: the unverified iss only selects whose keys to try; the
         # signature then proves it (RFC 8725 section 3.8).
@@ -216,7 +218,7 @@ class Verifier:
         not_before, not_after = self._check_claims(claims, self._clock())
         access = make_access_token(
             MappingProxyType(claims),
-            MappingProxyType(header),
+            header_view,
             parse_scopes(claims, self._scope_claims),
             claims.get("sub"),
             claims.get("client_id") or claims.get("azp"),
@@ -246,7 +248,7 @@ class Verifier:
                 raise InvalidToken(Reason.TYPE, "token type must be at+jwt")
         elif type(typ) is not str or typ.lower() not in self._types:
             raise InvalidToken(Reason.TYPE, "token type not accepted")
-        verdict: _Verdict = (header, alg, scheme, kid)
+        verdict: _Verdict = (header, alg, scheme, kid, MappingProxyType(header))
         verdicts = self._header_verdicts
         if len(verdicts) >= _HEADER_VERDICTS:
             verdicts.clear()  # bounded like parse_compact's memo; real headers come back
@@ -255,7 +257,7 @@ class Verifier:
 
     def _check_claims(self, claims: Mapping[str, Any], now: float) -> tuple[float, float]:
         """Claim rules after the signature; returns the interval the token stays valid."""
-        leeway = self.config.leeway
+        leeway = self._leeway
         for name in self._required:
             if name not in claims:
                 raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
@@ -287,7 +289,7 @@ class Verifier:
                 not_before = issued
             if now < issued:
                 raise InvalidToken(Reason.ISSUED_IN_FUTURE, "token issued in the future (iat)")
-        max_age = self.config.max_token_age
+        max_age = self._max_age
         if max_age is not None:
             if iat is None:
                 raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iat")
