@@ -1,9 +1,20 @@
-"""A local OIDC issuer and token minting, for development, demos and tests.
+"""A local OIDC issuer, token minting, a thread server and a manual clock, for tests.
 
-Not for production: it keeps its keys in memory and binds only to loopback.
+For development, demos and tests, not production: the issuer keeps its keys in memory
+and, like :func:`serve`, binds only to loopback.
 """
 
+from ._clock import ManualClock
 from ._issuer import FaultMode, LocalClient, LocalIssuer
 from ._keys import SigningKey
+from ._serve import ServerThread, serve
 
-__all__ = ["FaultMode", "LocalClient", "LocalIssuer", "SigningKey"]
+__all__ = [
+    "FaultMode",
+    "LocalClient",
+    "LocalIssuer",
+    "ManualClock",
+    "ServerThread",
+    "SigningKey",
+    "serve",
+]

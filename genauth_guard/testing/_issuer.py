@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._keys import SigningKey
+from ._serve import ServerThread
 
 __all__ = ["FaultMode", "LocalClient", "LocalIssuer"]
 
@@ -83,11 +84,22 @@ class LocalIssuer:
         allow_non_loopback: bool = False,
         key_bits: int = 2048,
     ) -> None:
-        if not allow_non_loopback and not _is_loopback(host):
-            raise ValueError(
-                f"the local issuer is for development and binds only to loopback; "
-                f"refusing host {host!r} without allow_non_loopback=True"
-            )
+        self.app = Starlette(
+            routes=[
+                Route("/oidc/.well-known/openid-configuration", self._discovery),
+                Route("/oidc/.well-known/jwks.json", self._jwks),
+                Route("/oidc/token", self._token, methods=["POST"]),
+            ]
+        )
+        # Refuses a non-loopback host now, not at start.
+        self._server = ServerThread(
+            self.app,
+            host=host,
+            port=port,
+            lifespan="off",
+            allow_non_loopback=allow_non_loopback,
+            name="the local issuer",
+        )
         self.audience = audience
         self.audiences = {audience, *audiences}
         self.token_ttl = token_ttl
@@ -102,31 +114,18 @@ class LocalIssuer:
         self._heals = 0
         self.hang_seconds = _HANG_SECONDS
         self._lock = threading.Lock()
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        self._closing: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._url: str | None = None
+        self._stopping = threading.Event()  # ends hanging requests before the server waits
         for name, actions in (resources or {}).items():
             self.add_resource(name, actions)
         for client in clients:
             self.add_client(client.client_id, client.client_secret, client.scopes, client.audience)
-        self.app = Starlette(
-            routes=[
-                Route("/oidc/.well-known/openid-configuration", self._discovery),
-                Route("/oidc/.well-known/jwks.json", self._jwks),
-                Route("/oidc/token", self._token, methods=["POST"]),
-            ]
-        )
 
     # -- addresses -------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:53211`` (only once started)."""
-        if self._url is None:
-            raise RuntimeError("the local issuer is not running; use it as a context manager")
-        return self._url
+        return self._server.url
 
     @property
     def issuer(self) -> str:
@@ -315,7 +314,7 @@ class LocalIssuer:
             generation = self._heals
             deadline = time.monotonic() + self.hang_seconds
             while time.monotonic() < deadline and generation == self._heals:
-                if self._closing is not None and self._closing.is_set():
+                if self._stopping.is_set():
                     break
                 await asyncio.sleep(0.05)
             return Response(status_code=504)
@@ -437,58 +436,14 @@ class LocalIssuer:
 
     def start(self) -> LocalIssuer:
         """Serve on a background thread (uvicorn) until :meth:`stop`; returns self."""
-        import socket
-
-        import uvicorn
-
-        if self._thread is not None:
-            return self
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        port = sock.getsockname()[1]
-        host = f"[{self.host}]" if family == socket.AF_INET6 else self.host
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=2
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self._loop = loop
-            self._closing = asyncio.Event()
-            ready.set()
-            try:
-                loop.run_until_complete(server.serve(sockets=[sock]))
-            finally:
-                loop.close()
-                sock.close()
-
-        self._thread = threading.Thread(target=run, name="genauth-local-issuer", daemon=True)
-        self._thread.start()
-        ready.wait()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the local issuer failed to start")
-            time.sleep(0.005)
-        self._url = f"http://{host}:{port}"
+        self._stopping.clear()
+        self._server.start()
         return self
 
     def stop(self) -> None:
         """Stop serving; hanging requests end at once."""
-        if self._thread is None:
-            return
-        if self._loop is not None and self._closing is not None:
-            self._loop.call_soon_threadsafe(self._closing.set)
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._thread = None
-        self._url = None
+        self._stopping.set()
+        self._server.stop()
 
     def __enter__(self) -> LocalIssuer:
         return self.start()
@@ -533,14 +488,3 @@ def _invalid_client(description: str, *, basic: bool) -> JSONResponse:
     if basic:  # RFC 6749 section 5.2: a challenge for the scheme the client used
         response.headers["www-authenticate"] = 'Basic realm="genauth-guard local issuer"'
     return response
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from _contract import REALM, config_for
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -22,7 +16,7 @@ from starlette.routing import Route
 
 from genauth_guard._asgi import GuardMiddleware
 from genauth_guard.starlette import require_scopes
-from genauth_guard.testing import LocalIssuer
+from genauth_guard.testing import LocalIssuer, serve
 
 
 @require_scopes("order:read")
@@ -39,28 +33,6 @@ async def export(request: Request) -> Response:
     return StreamingResponse(rows(), media_type="text/plain")
 
 
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` under uvicorn (lifespan on) in a thread; yield its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped during startup"
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 def build(issuer: LocalIssuer) -> Starlette:
     guard = Middleware(GuardMiddleware, config=config_for(issuer), realm=REALM)
     return Starlette(
@@ -70,7 +42,7 @@ def build(issuer: LocalIssuer) -> Starlette:
 
 @pytest.fixture
 def served(issuer: LocalIssuer) -> Iterator[str]:
-    with serve(build(issuer)) as url:
+    with serve(build(issuer), lifespan="on") as url:
         yield url
 
 
@@ -96,7 +68,7 @@ def test_app_starts_with_the_issuer_down(issuer: LocalIssuer) -> None:
     issuer.fail("jwks")
     issuer.fail("discovery")
     # Started, although the warm-up failed.
-    with serve(build(issuer)) as url, httpx.Client(base_url=url) as client:
+    with serve(build(issuer), lifespan="on") as url, httpx.Client(base_url=url) as client:
         token = issuer.mint(scope="order:read")
         down = client.get("/orders", headers={"authorization": f"Bearer {token}"})
         assert down.status_code == 503

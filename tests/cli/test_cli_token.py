@@ -15,18 +15,13 @@ def claims(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
 
 
+def token_at(issuer: LocalIssuer) -> list[str]:
+    """``token`` for order-reader at ``issuer``; each test adds the secret and its options."""
+    return ["token", "--issuer", issuer.issuer, "--client-id", "order-reader"]
+
+
 def test_prints_the_token_only(issuer: LocalIssuer, run: Any) -> None:
-    result = run(
-        "token",
-        "--issuer",
-        issuer.issuer,
-        "--client-id",
-        "order-reader",
-        "--client-secret",
-        "reader-secret",
-        "--scope",
-        "order:read",
-    )
+    result = run(*token_at(issuer), "--client-secret", "reader-secret", "--scope", "order:read")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     token = result.stdout.removesuffix("\n")
@@ -66,28 +61,17 @@ def test_token_url_and_auth_method(issuer: LocalIssuer, run: Any, method: str) -
 
 def test_audience(issuer: LocalIssuer, run: Any) -> None:
     issuer.audiences.add("billing-api")
-    base = ["token", "--issuer", issuer.issuer, "--client-id", "order-reader"]
     env = {"GENAUTH_CLIENT_SECRET": "reader-secret"}
-    result = run(*base, "--audience", "billing-api", env=env)
+    result = run(*token_at(issuer), "--audience", "billing-api", env=env)
     assert claims(result.stdout.strip())["aud"] == "billing-api"
-    result = run(*base, "--audience", "nowhere", env=env)
+    result = run(*token_at(issuer), "--audience", "nowhere", env=env)
     assert result.returncode == 1
     assert "invalid_target" in result.stderr
 
 
 def test_wrong_secret_is_a_clear_error_without_the_secret(issuer: LocalIssuer, run: Any) -> None:
     secret = "wrong-Secret-123"
-    result = run(
-        "token",
-        "--issuer",
-        issuer.issuer,
-        "--client-id",
-        "order-reader",
-        "--client-secret",
-        secret,
-        "--auth-method",
-        "basic",
-    )
+    result = run(*token_at(issuer), "--client-secret", secret, "--auth-method", "basic")
     assert result.returncode == 1
     assert result.stdout == ""
     assert "invalid_client" in result.stderr

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from genauth_guard._client import ClientCredentialsAuth
-from genauth_guard.testing import LocalIssuer
+from genauth_guard.testing import LocalIssuer, ManualClock, serve
 
 READER_SECRET = "reader-secret"
 AUDIENCE = "order-api"
@@ -52,29 +47,16 @@ def issuer(module_issuer: LocalIssuer) -> Iterator[LocalIssuer]:
     running.token_ttl, running.hang_seconds = ttl, hang
 
 
-class FakeClock:
-    """A monotonic clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 MakeAuth = Callable[..., ClientCredentialsAuth]
 
 
 @pytest.fixture
-def make_auth(issuer: LocalIssuer, clock: FakeClock) -> Iterator[MakeAuth]:
+def make_auth(issuer: LocalIssuer, clock: ManualClock) -> Iterator[MakeAuth]:
     """ClientCredentialsAuth for order-reader at the issuer; no backoff waits."""
     made: list[ClientCredentialsAuth] = []
 
@@ -131,35 +113,10 @@ class OrderApi:
         return [auth.removeprefix("Bearer ") for auth, _ in self.seen]
 
 
-def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a loopback port in a thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-
-    def run() -> None:
-        asyncio.run(server.serve(sockets=[sock]))
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the API server did not start")
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-
 @pytest.fixture(scope="module")
 def module_api() -> Iterator[tuple[OrderApi, str]]:
     order_api = OrderApi()
-    for url in serve(order_api.app):
+    with serve(order_api.app) as url:
         yield order_api, url
 
 

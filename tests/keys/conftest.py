@@ -1,4 +1,4 @@
-"""Helpers for the key source tests: a hand-moved clock and a reusable issuer.
+"""Fixtures for the key source tests: a hand-moved clock and a reusable issuer.
 
 Starting a local issuer costs about 0.4 s, so these tests share one per module and
 reset it between tests (faults, counters, extra keys, all keys but the newest).
@@ -6,7 +6,6 @@ reset it between tests (faults, counters, extra keys, all keys but the newest).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -14,25 +13,12 @@ import httpx
 import pytest
 
 from genauth_guard._jwks import JWKSKeySource
-from genauth_guard.testing import LocalIssuer
-
-
-class FakeClock:
-    """A monotonic clock that only moves when a test says so."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from genauth_guard.testing import LocalIssuer, ManualClock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +57,3 @@ async def make_source() -> AsyncIterator[Callable[..., JWKSKeySource]]:
     for source in made:
         await source.aclose()
     await client.aclose()
-
-
-async def settle(source: JWKSKeySource) -> None:
-    """Wait for a background refresh of ``source`` to finish, if one runs."""
-    task = source._inflight
-    if task is not None:
-        await asyncio.shield(task)

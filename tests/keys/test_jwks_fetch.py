@@ -9,12 +9,11 @@ from collections.abc import Callable
 import httpx
 import jwt
 import pytest
-from conftest import FakeClock
 
 from genauth_guard._discovery import DiscoveryError
 from genauth_guard._errors import InvalidToken, KeysUnavailable, Reason
 from genauth_guard._jwks import JWKSKeySource
-from genauth_guard.testing import LocalIssuer
+from genauth_guard.testing import LocalIssuer, ManualClock
 
 Maker = Callable[..., JWKSKeySource]
 
@@ -64,7 +63,7 @@ async def test_discovery_finds_the_jwks(make_source: Maker, issuer: LocalIssuer)
 
 
 async def test_discovery_happens_once_per_source(
-    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+    make_source: Maker, issuer: LocalIssuer, clock: ManualClock
 ) -> None:
     async with make_source(issuer=issuer.issuer, clock=clock) as source:
         await source.get_key(issuer.signing_key.kid)
@@ -104,7 +103,7 @@ async def test_explicit_jwks_uri_skips_discovery(make_source: Maker, issuer: Loc
 
 
 async def test_keys_are_cached_until_the_ttl(
-    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+    make_source: Maker, issuer: LocalIssuer, clock: ManualClock
 ) -> None:
     kid = issuer.signing_key.kid
     async with make_source(jwks_uri=issuer.jwks_uri, clock=clock) as source:
@@ -118,7 +117,7 @@ async def test_keys_are_cached_until_the_ttl(
         assert source.generation == 1  # same keys: no change
 
 
-async def test_custom_ttl(make_source: Maker, issuer: LocalIssuer, clock: FakeClock) -> None:
+async def test_custom_ttl(make_source: Maker, issuer: LocalIssuer, clock: ManualClock) -> None:
     kid = issuer.signing_key.kid
     async with make_source(jwks_uri=issuer.jwks_uri, clock=clock, cache_ttl=10) as source:
         await source.get_key(kid)
@@ -128,7 +127,7 @@ async def test_custom_ttl(make_source: Maker, issuer: LocalIssuer, clock: FakeCl
 
 
 async def test_ttl_refresh_drops_retired_keys(
-    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+    make_source: Maker, issuer: LocalIssuer, clock: ManualClock
 ) -> None:
     old = issuer.signing_key
     async with make_source(jwks_uri=issuer.jwks_uri, clock=clock) as source:
@@ -170,7 +169,7 @@ async def test_rotation_end_to_end(make_source: Maker, issuer: LocalIssuer) -> N
 
 
 async def test_unknown_kid_refetch_is_rate_limited(
-    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+    make_source: Maker, issuer: LocalIssuer, clock: ManualClock
 ) -> None:
     async with make_source(jwks_uri=issuer.jwks_uri, clock=clock) as source:
         await source.get_key(issuer.signing_key.kid)  # the first fetch is free
@@ -195,7 +194,7 @@ async def test_unknown_kid_refetch_is_rate_limited(
 
 
 async def test_known_kids_are_served_while_rate_limited(
-    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+    make_source: Maker, issuer: LocalIssuer, clock: ManualClock
 ) -> None:
     async with make_source(jwks_uri=issuer.jwks_uri, clock=clock, refetch_per_minute=1) as source:
         await source.get_key(issuer.signing_key.kid)
@@ -231,7 +230,7 @@ async def test_concurrent_first_fetch_is_single_flight(
 
 
 async def test_concurrent_ttl_refresh_is_single_flight(
-    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+    make_source: Maker, issuer: LocalIssuer, clock: ManualClock
 ) -> None:
     async with make_source(jwks_uri=issuer.jwks_uri, clock=clock) as source:
         await source.get_key(issuer.signing_key.kid)
@@ -258,7 +257,7 @@ async def test_cancelled_waiter_does_not_cancel_the_shared_fetch(
 
 
 async def test_no_kid_works_with_exactly_one_key(
-    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+    make_source: Maker, issuer: LocalIssuer, clock: ManualClock
 ) -> None:
     async with make_source(jwks_uri=issuer.jwks_uri, clock=clock) as source:
         assert (await source.get_key(None)).kid == issuer.signing_key.kid
@@ -296,7 +295,7 @@ async def test_aclose_closes_its_own_client_and_can_be_reused(issuer: LocalIssue
 
 
 async def test_unknown_kid_right_after_a_ttl_refresh_costs_one_fetch(
-    make_source: Maker, issuer: LocalIssuer, clock: FakeClock
+    make_source: Maker, issuer: LocalIssuer, clock: ManualClock
 ) -> None:
     async with make_source(jwks_uri=issuer.jwks_uri, clock=clock) as source:
         await source.get_key(issuer.signing_key.kid)

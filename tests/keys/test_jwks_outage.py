@@ -8,21 +8,27 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from conftest import FakeClock, settle
 
 from genauth_guard._errors import InvalidToken, KeysUnavailable, Reason
 from genauth_guard._jwks import JWKSKeySource
-from genauth_guard.testing import LocalIssuer
+from genauth_guard.testing import LocalIssuer, ManualClock
 from genauth_guard.testing._keys import SigningKey
 
 Maker = Callable[..., JWKSKeySource]
+
+
+async def settle(source: JWKSKeySource) -> None:
+    """Wait for a background refresh of ``source`` to finish, if one runs."""
+    task = source._inflight
+    if task is not None:
+        await asyncio.shield(task)
 
 
 # -- outages -----------------------------------------------------------------------
 
 
 async def test_stale_keys_serve_during_an_outage_up_to_the_bound(
-    issuer: LocalIssuer, clock: FakeClock, make_source: Maker, caplog: pytest.LogCaptureFixture
+    issuer: LocalIssuer, clock: ManualClock, make_source: Maker, caplog: pytest.LogCaptureFixture
 ) -> None:
     kid = issuer.signing_key.kid
     source = make_source(jwks_uri=issuer.jwks_uri, clock=clock)
@@ -59,7 +65,7 @@ async def test_stale_keys_serve_during_an_outage_up_to_the_bound(
 
 
 async def test_stale_bound_is_configurable(
-    issuer: LocalIssuer, clock: FakeClock, make_source: Maker
+    issuer: LocalIssuer, clock: ManualClock, make_source: Maker
 ) -> None:
     kid = issuer.signing_key.kid
     source = make_source(jwks_uri=issuer.jwks_uri, clock=clock, stale_max_age=3600)
@@ -74,7 +80,7 @@ async def test_stale_bound_is_configurable(
 
 
 async def test_issuer_down_at_start_then_recovers(
-    issuer: LocalIssuer, clock: FakeClock, make_source: Maker
+    issuer: LocalIssuer, clock: ManualClock, make_source: Maker
 ) -> None:
     kid = issuer.signing_key.kid
     issuer.fail("jwks")
@@ -96,7 +102,7 @@ async def test_issuer_down_at_start_then_recovers(
 
 
 async def test_unknown_kid_during_an_outage_is_unavailable_not_invalid(
-    issuer: LocalIssuer, clock: FakeClock, make_source: Maker
+    issuer: LocalIssuer, clock: ManualClock, make_source: Maker
 ) -> None:
     source = make_source(jwks_uri=issuer.jwks_uri, clock=clock)
     await source.get_key(issuer.signing_key.kid)
@@ -107,7 +113,7 @@ async def test_unknown_kid_during_an_outage_is_unavailable_not_invalid(
 
 
 async def test_garbage_jwks_is_an_outage(
-    issuer: LocalIssuer, clock: FakeClock, make_source: Maker
+    issuer: LocalIssuer, clock: ManualClock, make_source: Maker
 ) -> None:
     kid = issuer.signing_key.kid
     issuer.fail("jwks", "garbage", times=1)
@@ -122,7 +128,7 @@ async def test_garbage_jwks_is_an_outage(
 
 
 async def test_hanging_jwks_times_out(
-    issuer: LocalIssuer, clock: FakeClock, make_source: Maker
+    issuer: LocalIssuer, clock: ManualClock, make_source: Maker
 ) -> None:
     kid = issuer.signing_key.kid
     issuer.hang_seconds = 2.0
@@ -240,7 +246,7 @@ def _bad_jwks(good: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("bad_kid", list(_bad_jwks({"n": "AQAB"})))
 async def test_each_bad_key_is_skipped_and_the_good_key_still_works(
     issuer: LocalIssuer,
-    clock: FakeClock,
+    clock: ManualClock,
     make_source: Maker,
     caplog: pytest.LogCaptureFixture,
     bad_kid: str,

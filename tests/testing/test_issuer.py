@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from typing import Any
 
@@ -337,6 +338,19 @@ async def test_async_context_manager_serves() -> None:
         async with httpx.AsyncClient() as client:
             response = await client.post(issuer.token_endpoint, data=GRANT, auth=("c", "s"))
         assert response.status_code == 200
+
+
+def test_stop_ends_a_hanging_request_with_a_response() -> None:
+    issuer = LocalIssuer().start()
+    issuer.fail("jwks", "hang")  # for 30 s, longer than uvicorn's 2 s shutdown grace
+    statuses: list[int] = []
+    fetch = threading.Thread(target=lambda: statuses.append(httpx.get(issuer.jwks_uri).status_code))
+    fetch.start()
+    while issuer.counts["jwks"] == 0 and fetch.is_alive():  # until the request hangs
+        time.sleep(0.01)
+    issuer.stop()
+    fetch.join()
+    assert statuses == [504]  # answered, not cut off by the shutdown
 
 
 def test_refuses_non_loopback_binding() -> None:
