@@ -167,3 +167,28 @@ async def test_rejections_are_not_cached(
     for _ in range(2):
         with pytest.raises(InvalidToken):
             await verifier.verify(token)
+
+
+def test_unit_same_tail_other_token_misses_and_keeps_the_entry() -> None:
+    keys = Keys("k1")
+    cache = VerifiedTokenCache(10)
+    real = "header.payload." + "s" * 64
+    cache.put(real, ACCESS, 0.0, 200.0, keys, "k1")
+    forged = "header.other-payload." + "s" * 64
+    assert cache.get(forged, 1.0) is None
+    assert cache.get(real, 1.0) is ACCESS
+
+
+async def test_copied_signature_never_hits_the_cache(
+    make_verifier: MakeVerifier, shared_issuer: LocalIssuer
+) -> None:
+    """A token reusing a cached token's signature on another payload is still checked."""
+    verifier = make_verifier()
+    real = shared_issuer.mint(scope="order:read")
+    first = await verifier.verify(real)
+    header, _, signature = real.split(".")
+    _, payload, _ = shared_issuer.mint(scope="order:read order:write").split(".")
+    with pytest.raises(InvalidToken) as caught:
+        await verifier.verify(f"{header}.{payload}.{signature}")
+    assert caught.value.reason is Reason.SIGNATURE
+    assert await verifier.verify(real) is first
