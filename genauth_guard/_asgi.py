@@ -18,7 +18,14 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ._bearer import DEFAULT_REALM, BearerSources, find_token, is_form_candidate, token_from_form
+from ._bearer import (
+    DEFAULT_REALM,
+    BearerSources,
+    find_token,
+    header_token,
+    is_form_candidate,
+    token_from_form,
+)
 from ._errors import (
     GuardError,
     InvalidRequest,
@@ -68,12 +75,27 @@ class TokenVerifier(Protocol):
 class BearerAuth:
     """``scope["auth"]``: the granted scopes (Starlette's ``AuthCredentials`` shape)."""
 
-    __slots__ = ("realm", "scopes", "token")
+    __slots__ = ("_scopes", "realm", "token")
 
     def __init__(self, token: AccessToken | None = None, realm: str = DEFAULT_REALM) -> None:
         self.token = token
-        self.scopes: list[str] = list(token.scopes) if token is not None else []
         self.realm = realm  # lets route-level checks answer with the middleware's realm
+        # Built on first read: most handlers and the decorators use token.scopes (a
+        # frozenset), so a list per request would mostly be thrown away unread.
+        self._scopes: list[str] | None = None
+
+    @property
+    def scopes(self) -> list[str]:
+        """The granted scopes; the same list on every read, as a plain attribute would be."""
+        scopes = self._scopes
+        if scopes is None:
+            token = self.token
+            scopes = self._scopes = list(token.scopes) if token is not None else []
+        return scopes
+
+    @scopes.setter
+    def scopes(self, value: list[str]) -> None:
+        self._scopes = value
 
     def __repr__(self) -> str:
         return f"BearerAuth(scopes={sorted(self.scopes)!r})"
@@ -240,6 +262,11 @@ class GuardMiddleware:
         self.sources = BearerSources(
             query=allow_query_token, form=allow_form_token, max_form_bytes=max_form_bytes
         )
+        # Header-only reading (the default and the RFC's recommendation) takes the fast
+        # path; its memo of parsed header values is per middleware: no global state.
+        self._header_only = not (allow_query_token or allow_form_token)
+        self._max_header = self.sources.max_header_bytes
+        self._parsed: dict[bytes, str] = {}
         self.warm_up = warm_up
         self._anonymous = BearerAuth(None, realm)
         self._anonymous_user = AnonymousUser()
@@ -261,14 +288,17 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            form_token: str | None = None
-            if self.sources.form and is_form_candidate(scope, self.sources):
-                body = await self._read_body(receive)
-                if body is None:
-                    return  # the client disconnected while sending the body
-                receive = _replay(body, receive)
-                form_token = token_from_form(body)
-            raw = find_token(scope, self.sources, form_token)
+            if self._header_only:  # the default: one pass over the headers, memoised parse
+                raw = header_token(scope.get("headers", ()), self._max_header, self._parsed)
+            else:
+                form_token: str | None = None
+                if self.sources.form and is_form_candidate(scope, self.sources):
+                    body = await self._read_body(receive)
+                    if body is None:
+                        return  # the client disconnected while sending the body
+                    receive = _replay(body, receive)
+                    form_token = token_from_form(body)
+                raw = find_token(scope, self.sources, form_token)
             if raw is not None:
                 token = await self.verifier.verify(raw)
                 scope["auth"], scope["user"] = BearerAuth(token, self.realm), TokenUser(token)

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from genauth_guard._bearer import BearerSources, find_token, is_form_candidate, token_from_form
+from genauth_guard._bearer import (
+    BearerSources,
+    find_token,
+    header_token,
+    is_form_candidate,
+    token_from_form,
+)
 from genauth_guard._errors import InvalidRequest
 
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_~+/=="
@@ -64,6 +70,51 @@ def test_header_size_is_bounded() -> None:
     with pytest.raises(InvalidRequest, match="too large"):
         find_token(scope)
     assert find_token(scope, BearerSources(max_header_bytes=50_000)) == "a" * 40_000
+
+
+HEADER_CASES = [
+    b"Bearer " + TOKEN.encode(),
+    b"bEaReR\t" + TOKEN.encode() + b" ",
+    b"Basic dXNlcjpwYXNz",
+    b"Bearerx abc",
+    b"",
+    b"Bearer",
+    b"Bearer    ",
+    b"Bearer a b",
+    b"Bearer =abc",
+    b"Bearer \xff",
+    b"Bearer " + b"a" * 40_000,
+]
+
+
+@pytest.mark.parametrize("value", HEADER_CASES)
+def test_header_token_agrees_with_find_token(value: bytes) -> None:
+    """The middleware's fast path reads every value as find_token does, memo or not."""
+    scope = http((b"host", b"x"), (b"authorization", value))
+    memo: dict[bytes, str] = {}
+    for _ in range(2):  # the second call may be served by the memo
+        try:
+            expected: str | type[InvalidRequest] | None = find_token(scope)
+        except InvalidRequest:
+            expected = InvalidRequest
+        try:
+            got: str | type[InvalidRequest] | None = header_token(scope["headers"], 32 * 1024, memo)
+        except InvalidRequest:
+            got = InvalidRequest
+        assert got == expected
+
+
+def test_header_token_memo_is_bounded_and_keeps_only_good_values() -> None:
+    memo: dict[bytes, str] = {}
+    assert header_token([(b"authorization", b"Basic eA==")], 1024, memo) is None
+    with pytest.raises(InvalidRequest):
+        header_token([(b"authorization", b"Bearer a b")], 1024, memo)
+    assert memo == {}
+    for i in range(2000):
+        assert header_token([(b"authorization", b"Bearer t%d" % i)], 1024, memo) == f"t{i}"
+    assert 0 < len(memo) <= 512
+    with pytest.raises(InvalidRequest, match="several"):
+        header_token([(b"authorization", b"Bearer t1999")] * 2, 1024, memo)
 
 
 def test_query_token_is_off_by_default() -> None:

@@ -401,5 +401,9 @@ def test_scope_objects_are_starlette_shaped(issuer: LocalIssuer) -> None:
     )
     assert BearerAuth(token).scopes == ["a"]
     assert BearerAuth().scopes == []
+    auth = BearerAuth(token)
+    auth.scopes.append("b")  # one list per request, built lazily: edits stay visible
+    assert auth.scopes == ["a", "b"]
+    assert BearerAuth(token).scopes == ["a"]
     assert not AnonymousUser().is_authenticated
     assert "eyJ" not in repr(user) + repr(BearerAuth(token))
