@@ -271,6 +271,9 @@ class GuardMiddleware:
         self._anonymous = BearerAuth(None, realm)
         self._anonymous_user = AnonymousUser()
         self._warm_task: asyncio.Task[None] | None = None
+        # Optional synchronous cache lookup (Verifier.cached): a reused token then costs
+        # no coroutine. Verifiers without it are awaited as usual.
+        self._cached: Callable[[str], AccessToken | None] | None = getattr(verifier, "cached", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -300,7 +303,10 @@ class GuardMiddleware:
                     form_token = token_from_form(body)
                 raw = find_token(scope, self.sources, form_token)
             if raw is not None:
-                token = await self.verifier.verify(raw)
+                cached = self._cached
+                token = cached(raw) if cached is not None else None
+                if token is None:
+                    token = await self.verifier.verify(raw)
                 scope["auth"], scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
             elif self.protect:
                 raise MissingCredentials()

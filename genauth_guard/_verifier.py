@@ -166,6 +166,17 @@ class Verifier:
             VerifiedTokenCache(config.token_cache_size) if config.token_cache_size > 0 else None
         )
 
+    def cached(self, token: str) -> AccessToken | None:
+        """The token from the cache of verified tokens, or None: synchronous, no I/O.
+
+        Lets an adapter skip creating and awaiting a coroutine for a reused token; a
+        None means nothing (call :meth:`verify`), never "rejected".
+        """
+        cache = self._cache
+        if cache is None or type(token) is not str or len(token) > self._max_bytes:
+            return None
+        return cache.get(token, self._clock())
+
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2)."""
         cache = self._cache

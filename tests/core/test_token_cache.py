@@ -192,3 +192,17 @@ async def test_copied_signature_never_hits_the_cache(
         await verifier.verify(f"{header}.{payload}.{signature}")
     assert caught.value.reason is Reason.SIGNATURE
     assert await verifier.verify(real) is first
+
+
+async def test_synchronous_cached_lookup(
+    make_verifier: MakeVerifier, shared_issuer: LocalIssuer
+) -> None:
+    """``Verifier.cached`` serves only what ``verify`` already accepted."""
+    verifier = make_verifier()
+    token = shared_issuer.mint(scope="order:read")
+    assert verifier.cached(token) is None
+    verified = await verifier.verify(token)
+    assert verifier.cached((token + " ")[:-1]) is verified  # an equal, new string
+    assert verifier.cached("x" * (1 << 20)) is None
+    assert verifier.cached(b"bytes") is None  # type: ignore[arg-type]
+    assert make_verifier(token_cache_size=0).cached(token) is None
