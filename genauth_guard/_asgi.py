@@ -193,7 +193,6 @@ class _PublicPaths:
     """
 
     def __init__(self, patterns: Iterable[str]) -> None:
-        self.exact: frozenset[str] = frozenset()
         prefixes: list[str] = []
         exact: set[str] = set()
         for pattern in patterns:
@@ -208,9 +207,6 @@ class _PublicPaths:
                 exact.add(pattern)
         self.exact = frozenset(exact)
         self.prefixes = tuple(prefixes)
-
-    def __contains__(self, path: str) -> bool:
-        return path in self.exact or (bool(self.prefixes) and path.startswith(self.prefixes))
 
 
 class GuardMiddleware:

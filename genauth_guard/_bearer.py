@@ -118,6 +118,20 @@ def _check_param(value: str) -> bytes:
     return token
 
 
+def _authorization(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The one ``Authorization`` value, None without one; several are a malformed request.
+
+    ASGI servers lowercase header names (ASGI HTTP spec), so no case folding here.
+    """
+    raw: bytes | None = None
+    for name, value in headers:
+        if name == b"authorization":
+            if raw is not None:
+                raise InvalidRequest("several Authorization headers")
+            raw = value
+    return raw
+
+
 def find_token(
     scope: Scope, sources: BearerSources = DEFAULT_SOURCES, form_token: str | None = None
 ) -> str | None:
@@ -126,15 +140,7 @@ def find_token(
     ``form_token`` is the body parameter already read by :func:`token_from_form`.
     Raises :class:`InvalidRequest` for the malformed cases of RFC 6750 section 3.1.
     """
-    raw: bytes | None = None
-    seen = False
-    # ASGI servers lowercase header names (ASGI HTTP spec), so no case folding here.
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            if seen:
-                raise InvalidRequest("several Authorization headers")
-            seen = True
-            raw = value
+    raw = _authorization(scope.get("headers", ()))
     header = _from_header(raw, sources.max_header_bytes) if raw is not None else None
     if not sources.query and form_token is None:  # the common case: header only
         return header.decode("ascii") if header is not None else None
@@ -161,16 +167,10 @@ def header_token(
     ``memo`` maps ``Authorization`` values that passed the checks of section 2.1 to
     their token; the caller owns it and keeps ``max_header_bytes`` fixed for it. A
     client reuses its token for many requests, so a hit replaces the syntax check and
-    the copies (about 1 us for a typical JWT) by one hash, and hands the verifier the
-    same str object each time, whose hash Python caches for the verifier's own lookup.
+    the copies (about 1 us for a typical JWT) by one hash.
     Only parsing is memoised: the caller still verifies the token on every request.
     """
-    raw: bytes | None = None
-    for name, value in headers:
-        if name == b"authorization":
-            if raw is not None:
-                raise InvalidRequest("several Authorization headers")
-            raw = value
+    raw = _authorization(headers)
     if raw is None:
         return None
     token = memo.get(raw)

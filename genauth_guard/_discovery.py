@@ -37,7 +37,7 @@ def is_loopback_host(host: str) -> bool:
     if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback  # "[::1]" as in URLs
     except ValueError:
         return False
 

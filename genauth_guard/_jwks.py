@@ -370,7 +370,7 @@ class JWKSKeySource:
         keyset = self._keyset
         if keyset is None or self._clock() - self._fetched_at >= self._cache_ttl:
             return None
-        return keyset.by_kid.get(kid) if kid is not None else keyset.find(None)
+        return keyset.find(kid)
 
     def has_key(self, kid: str | None) -> bool:
         """Cheap, synchronous: is ``kid`` in the current key set (no I/O).

@@ -173,22 +173,19 @@ class Verifier:
         None means nothing (call :meth:`verify`), never "rejected".
         """
         cache = self._cache
+        # The size check comes before the lookup: hashing a huge string for it would
+        # already cost more than rejecting it.
         if cache is None or type(token) is not str or len(token) > self._max_bytes:
             return None
         return cache.get(token, self._clock())
 
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2)."""
-        cache = self._cache
-        max_bytes = self._max_bytes
-        # The size check comes before the cache lookup: hashing a huge string for the
-        # lookup would already cost more than rejecting it.
-        if cache is not None and type(token) is str and len(token) <= max_bytes:
-            hit = cache.get(token, self._clock())
-            if hit is not None:
-                return hit
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
         header, claims, signing_input, signature = parse_compact(
-            token, max_bytes, self._header_memo
+            token, self._max_bytes, self._header_memo
         )
 
         # An issuer's tokens share a few headers, and parse_compact hands back the same
@@ -236,8 +233,8 @@ class Verifier:
             iss,
             int(claims["exp"]),
         )
-        if cache is not None:
-            cache.put(token, access, not_before, not_after, source, kid)
+        if self._cache is not None:
+            self._cache.put(token, access, not_before, not_after, source, kid)
         return access
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:
@@ -288,13 +285,8 @@ class Verifier:
             not_before = nbf - leeway
             if now < not_before:
                 raise InvalidToken(Reason.NOT_YET_VALID, "token not yet valid (nbf)")
-        iat = claims.get("iat", _MISSING)  # RFC 7519 4.1.6
-        if iat is _MISSING:
-            iat = None
-        else:
-            kind = type(iat)
-            if (kind is not int and kind is not float) or not -_MAX_DATE <= iat <= _MAX_DATE:
-                raise InvalidToken(Reason.CLAIM, "claim iat must be a NumericDate")
+        iat = _numeric_date(claims, "iat") if "iat" in claims else None  # RFC 7519 4.1.6
+        if iat is not None:
             issued = iat - leeway
             if issued > not_before:
                 not_before = issued

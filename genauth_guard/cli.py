@@ -40,7 +40,7 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
             audience=args.audience,
             host=args.host,
             port=args.port,
-            allow_non_loopback=args.host is not None and args.host != "127.0.0.1",
+            allow_non_loopback=args.host != "127.0.0.1",  # an explicit --host is a choice
             token_ttl=args.token_ttl,
             rfc9068=args.rfc9068,
         )

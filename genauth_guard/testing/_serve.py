@@ -7,13 +7,14 @@ default, and gives up on requests still running two seconds after :meth:`stop`.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
+
+from genauth_guard._discovery import is_loopback_host
 
 if TYPE_CHECKING:
     import uvicorn
@@ -48,7 +49,7 @@ class ServerThread:
         allow_non_loopback: bool = False,
         name: str = "the server",
     ) -> None:
-        if not allow_non_loopback and not _is_loopback(host):
+        if not allow_non_loopback and not is_loopback_host(host):
             raise ValueError(
                 f"{name} is for development and binds only to loopback; "
                 f"refusing host {host!r} without allow_non_loopback=True"
@@ -148,13 +149,3 @@ def serve(
         app, host=host, port=port, lifespan=lifespan, allow_non_loopback=allow_non_loopback
     ) as server:
         yield server.url
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` is ``localhost`` or a loopback address (IPv4 or IPv6)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
