@@ -13,7 +13,7 @@ Caller side::
 
     auth = ClientCredentialsAuth(issuer=..., client_id=..., client_secret=...,
                                  scope="order:read")
-    httpx.AsyncClient(auth=auth)
+    httpx2.AsyncClient(auth=auth)
 """
 
 from ._asgi import GuardMiddleware

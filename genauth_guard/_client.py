@@ -1,7 +1,7 @@
 """Client credentials for machine-to-machine callers (RFC 6749 section 4.4).
 
-:class:`ClientCredentialsAuth` is an ``httpx.Auth`` for both ``httpx.Client`` and
-``httpx.AsyncClient``. The logic lives in two generators that never do I/O:
+:class:`ClientCredentialsAuth` is an ``httpx2.Auth`` for both ``httpx2.Client`` and
+``httpx2.AsyncClient``. The logic lives in two generators that never do I/O:
 
 * ``_fetch_flow`` discovers the token endpoint, builds the token request, decides on
   retries and backoff, and parses the response; it yields requests to send and pauses
@@ -9,8 +9,8 @@
 * ``_flow`` wraps one API request: it asks for a token, sends the request, and after a
   ``401 invalid_token`` asks once for a different token and sends it again.
 
-The sync and async drivers only add the I/O (an internal ``httpx.Client`` or
-``httpx.AsyncClient``, ``time.sleep`` or ``asyncio.sleep``) and the locking, as
+The sync and async drivers only add the I/O (an internal ``httpx2.Client`` or
+``httpx2.AsyncClient``, ``time.sleep`` or ``asyncio.sleep``) and the locking, as
 httpx's own ``sync_auth_flow`` / ``async_auth_flow`` do. This module knows nothing
 of the server side.
 """
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote_plus
 
-import httpx
+import httpx2
 
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
 
@@ -147,7 +147,7 @@ class _Reply:
     """What a driver got back from the token or discovery endpoint."""
 
     status_code: int
-    headers: httpx.Headers
+    headers: httpx2.Headers
     content: bytes
     oversized: bool = False
 
@@ -165,11 +165,11 @@ class _NeedToken:
 
 
 # What the fetch flow yields, and what its driver sends back.
-_Step = httpx.Request | _Sleep
-_Outcome = _Reply | httpx.RequestError | None
+_Step = httpx2.Request | _Sleep
+_Outcome = _Reply | httpx2.RequestError | None
 
 # Transport faults worth another attempt; others (bad URL scheme, proxy setup) are not.
-_RETRYABLE = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+_RETRYABLE = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
 
 
 def backoff_delay(
@@ -186,7 +186,7 @@ def backoff_delay(
     return ceiling / 2 + rand(0.0, ceiling / 2)
 
 
-def is_invalid_token_challenge(response: httpx.Response) -> bool:
+def is_invalid_token_challenge(response: httpx2.Response) -> bool:
     """True for a 401 whose Bearer challenge says ``error="invalid_token"`` (RFC 6750 3.1)."""
     if response.status_code != 401:
         return False
@@ -203,13 +203,13 @@ class _LoopState:
     """Per event loop: asyncio locks and connections cannot cross loops."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    client: httpx.AsyncClient | None = None
+    client: httpx2.AsyncClient | None = None
 
 
 # -- the auth -----------------------------------------------------------------------------
 
 
-class ClientCredentialsAuth(httpx.Auth):
+class ClientCredentialsAuth(httpx2.Auth):
     """Bearer tokens from the client_credentials grant (RFC 6749 section 4.4).
 
     ::
@@ -218,7 +218,7 @@ class ClientCredentialsAuth(httpx.Auth):
             issuer="https://{app-domain}/oidc",
             client_id="...", client_secret="...", scope="order:read",
         )
-        async with httpx.AsyncClient(auth=auth) as api:
+        async with httpx2.AsyncClient(auth=auth) as api:
             await api.get("https://orders.example.com/orders")
 
     Give ``issuer`` (the token endpoint is discovered once from
@@ -252,8 +252,8 @@ class ClientCredentialsAuth(httpx.Auth):
         default_expires_in: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         allow_http: bool = False,
-        http_client: httpx.Client | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.Client | None = None,
+        async_http_client: httpx2.AsyncClient | None = None,
     ) -> None:
         if (issuer is None) == (token_url is None):
             raise ValueError("give exactly one of issuer= (discovery) or token_url=")
@@ -290,7 +290,7 @@ class ClientCredentialsAuth(httpx.Auth):
         self._clock = clock
         self._user_client = http_client
         self._user_async_client = async_http_client
-        self._client: httpx.Client | None = None
+        self._client: httpx2.Client | None = None
         self._token: _Token | None = None
         # Single flight: one fetch at a time; callers who waited on a failed fetch
         # share its error instead of each retrying against a failing issuer.
@@ -329,23 +329,25 @@ class ClientCredentialsAuth(httpx.Auth):
         if cached is not None and (token is None or cached.access_token == token):
             self._token = None
 
-    # -- the httpx.Auth protocol -------------------------------------------------------
+    # -- the httpx2.Auth protocol -------------------------------------------------------
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(
+        self, request: httpx2.Request
+    ) -> Generator[httpx2.Request, httpx2.Response, None]:
         """Not used: fetching a token needs I/O outside the API client's flow."""
         raise RuntimeError(
-            "ClientCredentialsAuth works through httpx.Client / httpx.AsyncClient "
+            "ClientCredentialsAuth works through httpx2.Client / httpx2.AsyncClient "
             "(sync_auth_flow / async_auth_flow)"
         )
 
     def sync_auth_flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request, httpx.Response, None]:
+        self, request: httpx2.Request
+    ) -> Generator[httpx2.Request, httpx2.Response, None]:
         request.read()
         flow = self._flow(request)
         step = next(flow)
         while True:
-            answer: str | httpx.Response
+            answer: str | httpx2.Response
             if isinstance(step, _NeedToken):
                 answer = self._sync_token(step.stale)
             else:
@@ -356,13 +358,13 @@ class ClientCredentialsAuth(httpx.Auth):
                 return
 
     async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         await request.aread()
         flow = self._flow(request)
         step = next(flow)
         while True:
-            answer: str | httpx.Response
+            answer: str | httpx2.Response
             if isinstance(step, _NeedToken):
                 answer = await self._async_token(step.stale)
             else:
@@ -373,8 +375,8 @@ class ClientCredentialsAuth(httpx.Auth):
                 return
 
     def _flow(
-        self, request: httpx.Request
-    ) -> Generator[httpx.Request | _NeedToken, str | httpx.Response, None]:
+        self, request: httpx2.Request
+    ) -> Generator[httpx2.Request | _NeedToken, str | httpx2.Response, None]:
         """One API request; after a 401 ``invalid_token`` one new token, one retry.
 
         A second refusal goes back to the caller as is: a loop would hammer both the
@@ -384,7 +386,7 @@ class ClientCredentialsAuth(httpx.Auth):
         assert isinstance(token, str)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        assert isinstance(response, httpx.Response)
+        assert isinstance(response, httpx2.Response)
         if not is_invalid_token_challenge(response):
             return
         logger.info("the API refused the token (invalid_token); fetching a new one")
@@ -480,7 +482,7 @@ class ClientCredentialsAuth(httpx.Auth):
         issuer = self.issuer
         url = discovery_url(issuer)
 
-        def request() -> httpx.Request:
+        def request() -> httpx2.Request:
             return self._request("GET", url, headers={"Accept": "application/json"})
 
         reply, _ = yield from self._exchange(request, "discovery document")
@@ -500,7 +502,7 @@ class ClientCredentialsAuth(httpx.Auth):
         return metadata.token_endpoint
 
     def _exchange(
-        self, build: Callable[[], httpx.Request], what: str
+        self, build: Callable[[], httpx2.Request], what: str
     ) -> Generator[_Step, _Outcome, tuple[_Reply, float]]:
         """Send until a non-5xx reply; retry network faults and 5xx with backoff."""
         attempt = 0
@@ -540,15 +542,15 @@ class ClientCredentialsAuth(httpx.Auth):
         *,
         headers: dict[str, str],
         data: dict[str, str | list[str]] | None = None,
-    ) -> httpx.Request:
+    ) -> httpx2.Request:
         headers.setdefault("User-Agent", _USER_AGENT)
         # Set here, not by a client: the request may go through a caller's client.
-        timeout = httpx.Timeout(self.timeout).as_dict()
-        return httpx.Request(
+        timeout = httpx2.Timeout(self.timeout).as_dict()
+        return httpx2.Request(
             method, url, headers=headers, data=data, extensions={"timeout": timeout}
         )
 
-    def _token_request(self) -> httpx.Request:
+    def _token_request(self) -> httpx2.Request:
         """The client_credentials request, RFC 6749 sections 4.4.2 and 2.3.1."""
         assert self._endpoint is not None
         form: dict[str, str | list[str]] = {"grant_type": "client_credentials"}
@@ -680,11 +682,11 @@ class ClientCredentialsAuth(httpx.Auth):
             else:
                 outcome = await self._send_async(step, state)
 
-    def _send_sync(self, request: httpx.Request) -> _Reply | httpx.RequestError:
+    def _send_sync(self, request: httpx2.Request) -> _Reply | httpx2.RequestError:
         client = self._user_client
         if client is None:
             if self._client is None:
-                self._client = httpx.Client()
+                self._client = httpx2.Client()
             client = self._client
         try:
             # auth=None: the caller's client may carry this very auth.
@@ -698,17 +700,17 @@ class ClientCredentialsAuth(httpx.Auth):
                         break
             finally:
                 response.close()
-        except httpx.RequestError as exc:
+        except httpx2.RequestError as exc:
             return exc
         return _Reply(response.status_code, response.headers, bytes(content), oversized)
 
     async def _send_async(
-        self, request: httpx.Request, state: _LoopState
-    ) -> _Reply | httpx.RequestError:
+        self, request: httpx2.Request, state: _LoopState
+    ) -> _Reply | httpx2.RequestError:
         client = self._user_async_client
         if client is None:
             if state.client is None:
-                state.client = httpx.AsyncClient()
+                state.client = httpx2.AsyncClient()
             client = state.client
         try:
             response = await client.send(request, auth=None, follow_redirects=False, stream=True)
@@ -721,7 +723,7 @@ class ClientCredentialsAuth(httpx.Auth):
                         break
             finally:
                 await response.aclose()
-        except httpx.RequestError as exc:
+        except httpx2.RequestError as exc:
             return exc
         return _Reply(response.status_code, response.headers, bytes(content), oversized)
 
@@ -772,10 +774,10 @@ def _join_scope(scope: str | Sequence[str] | None) -> str | None:
     return " ".join(tokens) or None
 
 
-def _describe_transport(error: httpx.RequestError | None) -> str:
+def _describe_transport(error: httpx2.RequestError | None) -> str:
     if error is None:
         return "no response"
-    if isinstance(error, httpx.TimeoutException):
+    if isinstance(error, httpx2.TimeoutException):
         return f"timed out ({type(error).__name__})"
     detail = str(error)
     return f"{type(error).__name__}: {detail}" if detail else type(error).__name__

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import httpx
+import httpx2
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
@@ -253,7 +253,7 @@ class JWKSKeySource:
         *,
         jwks_uri: str | None = None,
         issuer: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         cache_ttl: float = 600.0,
         refetch_per_minute: float = 5.0,
         stale_max_age: float = 86400.0,
@@ -511,7 +511,7 @@ class JWKSKeySource:
     async def _get(self, url: str) -> bytes:
         """GET ``url``: status 200 only, no redirects, bounded in time and size."""
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout, follow_redirects=False)
+            self._client = httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False)
         try:
             async with asyncio.timeout(self._timeout):  # httpx's timeout is per phase
                 async with self._client.stream(
@@ -539,7 +539,7 @@ class JWKSKeySource:
                     return bytes(body)
         except TimeoutError:
             raise _FetchFailed(f"{url} timed out after {self._timeout} s") from None
-        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+        except (httpx2.HTTPError, httpx2.InvalidURL, OSError) as exc:
             raise _FetchFailed(f"{url} failed: {type(exc).__name__}") from None
 
     def _store(self, parsed: ParsedJWKS) -> None:

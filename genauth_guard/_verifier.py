@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType, TracebackType
 from typing import Any
 
-import httpx
+import httpx2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
@@ -120,7 +120,7 @@ class Verifier:
         self,
         config: GuardConfig,
         *,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx2.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         key_sources: Mapping[str, JWKSKeySource] | None = None,
     ) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 
 from genauth_guard import ClientCredentialsAuth, ClientCredentialsError
 
@@ -55,7 +55,7 @@ def auth_from_env(environ: Mapping[str, str], *, allow_http: bool = False) -> Cl
     )
 
 
-async def call(api: httpx.AsyncClient, method: str, path: str, json_body: Any = None) -> Call:
+async def call(api: httpx2.AsyncClient, method: str, path: str, json_body: Any = None) -> Call:
     """Make one call and keep what a reader needs: status, body, challenge."""
     response = await api.request(method, path, json=json_body)
     try:
@@ -66,10 +66,10 @@ async def call(api: httpx.AsyncClient, method: str, path: str, json_body: Any = 
 
 
 async def run(
-    api_url: str, auth: ClientCredentialsAuth, transport: httpx.AsyncBaseTransport | None = None
+    api_url: str, auth: ClientCredentialsAuth, transport: httpx2.AsyncBaseTransport | None = None
 ) -> list[Call]:
     """Read the orders, then try to place one; return what happened."""
-    async with httpx.AsyncClient(
+    async with httpx2.AsyncClient(
         base_url=api_url, auth=auth, timeout=10, transport=transport
     ) as api:
         return [
@@ -88,7 +88,7 @@ def main() -> int:
     api_url = os.environ.get("ORDER_API_URL", "http://127.0.0.1:8000")
     try:
         calls = asyncio.run(_run_from_env(api_url))
-    except (ValueError, ClientCredentialsError, httpx.HTTPError) as exc:
+    except (ValueError, ClientCredentialsError, httpx2.HTTPError) as exc:
         print(f"caller: {exc}", file=sys.stderr)
         return 1
     for made in calls:

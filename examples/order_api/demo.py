@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import httpx
+import httpx2
 
 from genauth_guard import ClientCredentialsAuth
 from genauth_guard.testing import LocalIssuer
@@ -55,9 +55,9 @@ def order_api(issuer: LocalIssuer) -> Iterator[str]:
             if process.poll() is not None:
                 raise SystemExit("demo: the order API failed to start")
             try:
-                if httpx.get(f"{url}/api/public", timeout=1).status_code == 200:
+                if httpx2.get(f"{url}/api/public", timeout=1).status_code == 200:
                     break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise SystemExit("demo: the order API did not answer within 20 s")
@@ -95,7 +95,7 @@ async def story(issuer: LocalIssuer, api_url: str) -> bool:
         )
 
     results: list[bool] = []
-    async with httpx.AsyncClient(base_url=api_url, timeout=10) as anonymous:
+    async with httpx2.AsyncClient(base_url=api_url, timeout=10) as anonymous:
         results.append(show("anonymous", await call(anonymous, "GET", "/api/public"), 200))
         results.append(show("anonymous", await call(anonymous, "GET", "/api/private-scoped"), 401))
     steps = [
@@ -106,7 +106,7 @@ async def story(issuer: LocalIssuer, api_url: str) -> bool:
         ("order-writer", "POST", "/api/orders", {"item": "coffee beans", "quantity": 2}, 201),
         ("order-reader", "GET", "/api/orders", None, 200),
     ]
-    clients = {name: httpx.AsyncClient(base_url=api_url, auth=auth(name)) for name in CLIENTS}
+    clients = {name: httpx2.AsyncClient(base_url=api_url, auth=auth(name)) for name in CLIENTS}
     try:
         for who, method, path, body, expected in steps:
             made = await call(clients[who], method, path, body)

@@ -36,7 +36,7 @@ class ServerThread:
     uvicorn (the ``server`` extra).
 
     >>> with ServerThread(app) as server:
-    ...     httpx.get(f"{server.url}/health")
+    ...     httpx2.get(f"{server.url}/health")
     """
 
     def __init__(
@@ -143,7 +143,7 @@ def serve(
     """Serve ``app`` on a background thread for the ``with`` block; yields its base URL.
 
     >>> with serve(app) as url:
-    ...     assert httpx.get(f"{url}/orders").status_code == 401
+    ...     assert httpx2.get(f"{url}/orders").status_code == 401
     """
     with ServerThread(
         app, host=host, port=port, lifespan=lifespan, allow_non_loopback=allow_non_loopback

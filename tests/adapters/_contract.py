@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 
 from genauth_guard._config import GuardConfig
 from genauth_guard.testing import LocalIssuer, SigningKey
@@ -96,7 +96,7 @@ def contract_cases(issuer: LocalIssuer) -> list[Case]:
     ]
 
 
-def check_contract(case: Case, response: httpx.Response) -> None:
+def check_contract(case: Case, response: httpx2.Response) -> None:
     """Assert ``response`` is exactly what the contract table says for ``case``."""
     assert response.status_code == case.status, (case.name, response.text)
     challenge = response.headers.get_list("www-authenticate")

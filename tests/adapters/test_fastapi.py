@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-import httpx
+import httpx2
 import pytest
 from _contract import CASES, REALM, case_named, check_contract, config_for
 from fastapi import Depends, FastAPI, Request, Security, WebSocket
@@ -91,9 +91,9 @@ def guard(verifier: Verifier) -> FastAPIGuard:
 
 
 @pytest.fixture
-async def client(guard: FastAPIGuard) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build(guard))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as running:
+async def client(guard: FastAPIGuard) -> AsyncIterator[httpx2.AsyncClient]:
+    transport = httpx2.ASGITransport(app=build(guard))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://api.test") as running:
         yield running
 
 
@@ -102,7 +102,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", CASES)
-async def test_contract(issuer: LocalIssuer, client: httpx.AsyncClient, name: str) -> None:
+async def test_contract(issuer: LocalIssuer, client: httpx2.AsyncClient, name: str) -> None:
     case = case_named(issuer, name)
     response = await client.get(f"/orders?{case.query}", headers=case.headers)
     check_contract(case, response)
@@ -112,7 +112,7 @@ async def test_contract(issuer: LocalIssuer, client: httpx.AsyncClient, name: st
         assert set(response.json()) <= {"error", "error_description", "scope"}
 
 
-async def test_any_of_and_identity(issuer: LocalIssuer, client: httpx.AsyncClient) -> None:
+async def test_any_of_and_identity(issuer: LocalIssuer, client: httpx2.AsyncClient) -> None:
     admin = bearer(issuer.mint(scope="order:admin", sub="ops"))
     reader = bearer(issuer.mint(scope="order:read", sub="svc"))
     assert (await client.post("/orders", headers=admin)).json() == {"created_by": "ops"}
@@ -124,7 +124,7 @@ async def test_any_of_and_identity(issuer: LocalIssuer, client: httpx.AsyncClien
     assert (await client.get("/me")).status_code == 401
 
 
-async def test_optional_token(issuer: LocalIssuer, client: httpx.AsyncClient) -> None:
+async def test_optional_token(issuer: LocalIssuer, client: httpx2.AsyncClient) -> None:
     assert (await client.get("/maybe")).json() == {"sub": None}
     signed = await client.get("/maybe", headers=bearer(issuer.mint(sub="svc")))
     assert signed.json() == {"sub": "svc"}
@@ -135,8 +135,8 @@ async def test_optional_token(issuer: LocalIssuer, client: httpx.AsyncClient) ->
 async def test_without_install_status_and_challenge_still_hold(
     issuer: LocalIssuer, guard: FastAPIGuard
 ) -> None:
-    transport = httpx.ASGITransport(app=build(guard, install=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+    transport = httpx2.ASGITransport(app=build(guard, install=False))
+    async with httpx2.AsyncClient(transport=transport, base_url="http://api.test") as client:
         weak = await client.get("/orders", headers=bearer(issuer.mint(scope="x")))
         missing = await client.get("/orders")
     assert weak.status_code == 403
@@ -150,8 +150,8 @@ async def test_middleware_result_is_reused(issuer: LocalIssuer, verifier: Verifi
     guard = FastAPIGuard(counting, realm=REALM)
     app = build(guard)
     app.add_middleware(GuardMiddleware, verifier=counting, mode="identify", realm=REALM)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://api.test") as client:
         response = await client.get("/orders", headers=bearer(issuer.mint(scope="order:read")))
         assert response.status_code == 200
         assert counting.calls == 1  # verified once, by the middleware
@@ -172,8 +172,8 @@ async def test_dependency_verifies_once_per_request(
     ) -> Any:
         return {"same": a is b}
 
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://api.test") as client:
         response = await client.get("/both", headers=bearer(issuer.mint(scope="order:read")))
     assert response.json() == {"same": True}
     assert counting.calls == 1
@@ -213,7 +213,7 @@ def test_openapi_client_credentials_flow(verifier: Verifier, issuer: LocalIssuer
     assert schema["paths"]["/orders"]["get"]["security"] == [{"genauth": ["order:read"]}]
 
 
-async def test_docs_page_is_served(client: httpx.AsyncClient) -> None:
+async def test_docs_page_is_served(client: httpx2.AsyncClient) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200
     assert "swagger-ui" in docs.text
@@ -264,8 +264,8 @@ async def test_form_token_with_fastapi(issuer: LocalIssuer, verifier: Verifier) 
         form = dict(parse_qsl((await request.body()).decode()))
         return {"item": form.get("item"), "sub": token.subject}
 
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+    transport = httpx2.ASGITransport(app=app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://api.test") as client:
         token = issuer.mint(sub="svc")
         response = await client.post("/submit", data={"item": "book", "access_token": token})
     assert response.json() == {"item": "book", "sub": "svc"}

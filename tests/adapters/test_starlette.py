@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
-import httpx
+import httpx2
 import pytest
 from _contract import CASES, REALM, case_named, check_contract, config_for
 from starlette.applications import Starlette
@@ -95,12 +95,12 @@ def build(verifier: TokenVerifier, mode: str = "protect", **options: Any) -> Sta
     return Starlette(routes=routes, middleware=[middleware])
 
 
-async def client_for(app: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
+async def client_for(app: Any) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://api.test")
 
 
 @pytest.fixture
-async def protected(verifier: Verifier) -> AsyncIterator[httpx.AsyncClient]:
+async def protected(verifier: Verifier) -> AsyncIterator[httpx2.AsyncClient]:
     async with await client_for(build(verifier)) as client:
         yield client
 
@@ -120,7 +120,7 @@ async def test_contract(issuer: LocalIssuer, verifier: Verifier, mode: str, name
         assert response.json() == {"sub": "local-client", "scopes": ["order:read"]}
 
 
-async def test_claims_reach_the_handler(issuer: LocalIssuer, protected: httpx.AsyncClient) -> None:
+async def test_claims_reach_the_handler(issuer: LocalIssuer, protected: httpx2.AsyncClient) -> None:
     token = issuer.mint(scope="order:read order:write", sub="svc-42")
     response = await protected.get("/me", headers=bearer(token))
     assert response.json() == {
@@ -132,7 +132,7 @@ async def test_claims_reach_the_handler(issuer: LocalIssuer, protected: httpx.As
     }
 
 
-async def test_protect_mode_guards_routes_without_decorators(protected: httpx.AsyncClient) -> None:
+async def test_protect_mode_guards_routes_without_decorators(protected: httpx2.AsyncClient) -> None:
     response = await protected.get("/me")
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
@@ -163,7 +163,7 @@ async def test_identify_mode_lets_anonymous_callers_through(
     assert needs_token.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
 
 
-async def test_public_paths(issuer: LocalIssuer, protected: httpx.AsyncClient) -> None:
+async def test_public_paths(issuer: LocalIssuer, protected: httpx2.AsyncClient) -> None:
     expired = bearer(issuer.mint(expires_in=-3600))
     for path in ["/health", "/docs", "/docs/", "/docs/oauth2-redirect"]:
         assert (await protected.get(path)).status_code == 200, path
@@ -194,7 +194,7 @@ async def test_starlette_requires_works(issuer: LocalIssuer, verifier: Verifier,
     assert weak.status_code == 403
 
 
-async def test_sync_endpoint_and_any_of(issuer: LocalIssuer, protected: httpx.AsyncClient) -> None:
+async def test_sync_endpoint_and_any_of(issuer: LocalIssuer, protected: httpx2.AsyncClient) -> None:
     reader = bearer(issuer.mint(scope="order:read"))
     writer = bearer(issuer.mint(scope="order:write"))
     nothing = bearer(issuer.mint(scope="profile"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from _contract import REALM, config_for
 from starlette.applications import Starlette
@@ -47,7 +47,7 @@ def served(issuer: LocalIssuer) -> Iterator[str]:
 
 
 def test_contract_on_the_wire(issuer: LocalIssuer, served: str) -> None:
-    with httpx.Client(base_url=served) as client:
+    with httpx2.Client(base_url=served) as client:
         missing = client.get("/orders")
         malformed = client.get("/orders", headers={"authorization": "Bearer"})
         weak = client.get("/orders", headers={"authorization": f"Bearer {issuer.mint()}"})
@@ -68,7 +68,7 @@ def test_app_starts_with_the_issuer_down(issuer: LocalIssuer) -> None:
     issuer.fail("jwks")
     issuer.fail("discovery")
     # Started, although the warm-up failed.
-    with serve(build(issuer), lifespan="on") as url, httpx.Client(base_url=url) as client:
+    with serve(build(issuer), lifespan="on") as url, httpx2.Client(base_url=url) as client:
         token = issuer.mint(scope="order:read")
         down = client.get("/orders", headers={"authorization": f"Bearer {token}"})
         assert down.status_code == 503

@@ -17,7 +17,7 @@ from genauth_guard._asgi import GuardMiddleware
 from genauth_guard.starlette import require_scopes
 from genauth_guard.testing import LocalIssuer
 
-# starlette's TestClient prefers httpx2 and says so; it works with httpx.
+# starlette's TestClient prefers httpx2 and says so; it works with httpx2.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -130,7 +130,7 @@ def api(module_api: tuple[OrderApi, str]) -> tuple[OrderApi, str]:
 Edit = Callable[[int, Any], tuple[int, bytes]]
 
 
-class Tamper(httpx.BaseTransport):
+class Tamper(httpx2.BaseTransport):
     """Real HTTP to the issuer, then the token response is rewritten by ``edit``.
 
     The local issuer always answers well-formed; this reaches the malformed cases
@@ -138,23 +138,23 @@ class Tamper(httpx.BaseTransport):
     """
 
     def __init__(self, edit: Edit) -> None:
-        self.inner = httpx.HTTPTransport()
+        self.inner = httpx2.HTTPTransport()
         self.edit = edit
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         response = self.inner.handle_request(request)
         content = response.read()
         response.close()
         if not request.url.path.endswith("/token"):
-            return httpx.Response(response.status_code, headers=response.headers, content=content)
+            return httpx2.Response(response.status_code, headers=response.headers, content=content)
         status, body = self.edit(response.status_code, json.loads(content))
-        return httpx.Response(status, headers={"content-type": "application/json"}, content=body)
+        return httpx2.Response(status, headers={"content-type": "application/json"}, content=body)
 
     def close(self) -> None:
         self.inner.close()
 
 
-def tampered(edit: Callable[[dict[str, Any]], Any], status: int | None = None) -> httpx.Client:
+def tampered(edit: Callable[[dict[str, Any]], Any], status: int | None = None) -> httpx2.Client:
     """A token client whose responses are ``edit(body)`` as JSON, or raw if bytes."""
 
     def rewrite(code: int, body: Any) -> tuple[int, bytes]:
@@ -162,18 +162,18 @@ def tampered(edit: Callable[[dict[str, Any]], Any], status: int | None = None) -
         raw = edited if isinstance(edited, bytes) else json.dumps(edited).encode()
         return status or code, raw
 
-    return httpx.Client(transport=Tamper(rewrite))
+    return httpx2.Client(transport=Tamper(rewrite))
 
 
-Tampered = Callable[..., httpx.Client]
+Tampered = Callable[..., httpx2.Client]
 
 
 @pytest.fixture
 def tamper() -> Iterator[Tampered]:
     """``tamper(edit, status=None)``: a token http client rewriting token responses."""
-    clients: list[httpx.Client] = []
+    clients: list[httpx2.Client] = []
 
-    def make(edit: Callable[[dict[str, Any]], Any], status: int | None = None) -> httpx.Client:
+    def make(edit: Callable[[dict[str, Any]], Any], status: int | None = None) -> httpx2.Client:
         client = tampered(edit, status)
         clients.append(client)
         return client

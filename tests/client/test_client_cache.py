@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from genauth_guard.testing import LocalIssuer
@@ -13,7 +13,7 @@ from genauth_guard.testing import LocalIssuer
 def test_one_token_serves_many_calls(issuer: LocalIssuer, make_auth: Any, api: Any) -> None:
     order_api, url = api
     auth = make_auth()
-    with httpx.Client(auth=auth) as client:
+    with httpx2.Client(auth=auth) as client:
         for _ in range(5):
             assert client.get(f"{url}/orders").status_code == 200
     assert auth.get_token() == order_api.tokens[0]
@@ -25,7 +25,7 @@ async def test_one_token_serves_many_async_calls(
     issuer: LocalIssuer, make_auth: Any, api: Any
 ) -> None:
     order_api, url = api
-    async with make_auth() as auth, httpx.AsyncClient(auth=auth) as client:
+    async with make_auth() as auth, httpx2.AsyncClient(auth=auth) as client:
         for _ in range(5):
             assert (await client.get(f"{url}/orders")).status_code == 200
     assert len(set(order_api.tokens)) == 1
@@ -103,7 +103,7 @@ def test_lifetime_counts_from_when_the_request_was_sent(
     # Each answer takes 10 s (on the fake clock); the first attempt gets a 503.
     issuer.fail("token", "error", times=1)
     issuer.token_ttl = 100
-    slow = httpx.Client(event_hooks={"response": [lambda response: clock.advance(10)]})
+    slow = httpx2.Client(event_hooks={"response": [lambda response: clock.advance(10)]})
     auth = make_auth(token_url=issuer.token_endpoint, http_client=slow, refresh_margin=0)
     with slow:
         first = auth.get_token()

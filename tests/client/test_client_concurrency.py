@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from genauth_guard._client import TokenEndpointUnavailable
@@ -44,7 +44,7 @@ def test_threads_through_httpx_share_one_token_request(
     issuer: LocalIssuer, make_auth: Any, api: Any
 ) -> None:
     order_api, url = api
-    with httpx.Client(auth=make_auth(), limits=httpx.Limits(max_connections=N)) as client:
+    with httpx2.Client(auth=make_auth(), limits=httpx2.Limits(max_connections=N)) as client:
         statuses = run_in_threads(N, lambda: client.get(f"{url}/orders").status_code)
     assert statuses == [200] * N
     assert len(set(order_api.tokens)) == 1
@@ -63,7 +63,7 @@ async def test_tasks_through_httpx_share_one_token_request(
     issuer: LocalIssuer, make_auth: Any, api: Any
 ) -> None:
     order_api, url = api
-    async with make_auth() as auth, httpx.AsyncClient(auth=auth) as client:
+    async with make_auth() as auth, httpx2.AsyncClient(auth=auth) as client:
         responses = await asyncio.gather(*(client.get(f"{url}/orders") for _ in range(N)))
     assert [r.status_code for r in responses] == [200] * N
     assert len(set(order_api.tokens)) == 1
@@ -116,7 +116,7 @@ async def test_many_refusals_lead_to_one_refresh(
     issuer: LocalIssuer, make_auth: Any, api: Any, n: int
 ) -> None:
     order_api, url = api
-    async with make_auth() as auth, httpx.AsyncClient(auth=auth) as client:
+    async with make_auth() as auth, httpx2.AsyncClient(auth=auth) as client:
         order_api.revoked.add(await auth.aget_token())
         responses = await asyncio.gather(*(client.get(f"{url}/orders") for _ in range(n)))
     assert [r.status_code for r in responses] == [200] * n

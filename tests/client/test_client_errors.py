@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from genauth_guard._client import (
@@ -239,7 +239,7 @@ def test_backoff_grows_exponentially_up_to_the_cap() -> None:
 def test_errors_reach_the_httpx_caller(issuer: LocalIssuer, make_auth: Any, api: Any) -> None:
     order_api, url = api
     with (
-        httpx.Client(auth=make_auth(client_secret="wrong")) as client,
+        httpx2.Client(auth=make_auth(client_secret="wrong")) as client,
         pytest.raises(TokenRequestError, match="invalid_client"),
     ):
         client.get(f"{url}/orders")
@@ -251,7 +251,7 @@ async def test_errors_reach_the_async_httpx_caller(
 ) -> None:
     order_api, url = api
     issuer.fail("token", "error")
-    async with make_auth(max_retries=1) as auth, httpx.AsyncClient(auth=auth) as client:
+    async with make_auth(max_retries=1) as auth, httpx2.AsyncClient(auth=auth) as client:
         with pytest.raises(TokenEndpointUnavailable):
             await client.get(f"{url}/orders")
     assert order_api.seen == []

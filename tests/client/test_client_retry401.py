@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from genauth_guard._client import is_invalid_token_challenge
@@ -16,7 +16,7 @@ def test_refused_token_is_replaced_and_the_request_retried(
 ) -> None:
     order_api, url = api
     auth = make_auth()
-    with httpx.Client(auth=auth) as client:
+    with httpx2.Client(auth=auth) as client:
         order_api.revoked.add(auth.get_token())
         response = client.post(f"{url}/orders", content=b'{"item": 7}')
     assert response.status_code == 200
@@ -31,7 +31,7 @@ async def test_async_refused_token_is_replaced_and_the_request_retried(
     issuer: LocalIssuer, make_auth: Any, api: Any
 ) -> None:
     order_api, url = api
-    async with make_auth() as auth, httpx.AsyncClient(auth=auth) as client:
+    async with make_auth() as auth, httpx2.AsyncClient(auth=auth) as client:
         order_api.revoked.add(await auth.aget_token())
         response = await client.post(f"{url}/orders", json={"item": 7})
         assert response.status_code == 200
@@ -50,7 +50,7 @@ def test_streamed_body_is_sent_again(issuer: LocalIssuer, make_auth: Any, api: A
         yield b"part1-"
         yield b"part2"
 
-    with httpx.Client(auth=auth) as client:
+    with httpx2.Client(auth=auth) as client:
         order_api.revoked.add(auth.get_token())
         assert client.post(f"{url}/orders", content=chunks()).status_code == 200
     assert [body for _, body in order_api.seen] == [b"part1-part2"] * 2
@@ -61,7 +61,7 @@ def test_second_refusal_is_returned_not_looped(
 ) -> None:
     order_api, url = api
     order_api.reject_all = True
-    with httpx.Client(auth=make_auth()) as client:
+    with httpx2.Client(auth=make_auth()) as client:
         response = client.get(f"{url}/orders")
     assert response.status_code == 401
     assert len(order_api.seen) == 2
@@ -73,7 +73,7 @@ async def test_async_second_refusal_is_returned_not_looped(
 ) -> None:
     order_api, url = api
     order_api.reject_all = True
-    async with make_auth() as auth, httpx.AsyncClient(auth=auth) as client:
+    async with make_auth() as auth, httpx2.AsyncClient(auth=auth) as client:
         response = await client.get(f"{url}/orders")
     assert response.status_code == 401
     assert len(order_api.seen) == 2
@@ -97,7 +97,7 @@ def test_other_refusals_are_not_retried(
     order_api.reject_all = True
     order_api.status = status
     order_api.challenge = challenge
-    with httpx.Client(auth=make_auth()) as client:
+    with httpx2.Client(auth=make_auth()) as client:
         assert client.get(f"{url}/orders").status_code == status
     assert len(order_api.seen) == 1
     assert issuer.counts["token"] == 1
@@ -120,5 +120,5 @@ def test_other_refusals_are_not_retried(
     ],
 )
 def test_invalid_token_challenge(values: list[str], expected: bool) -> None:
-    response = httpx.Response(401, headers=[("www-authenticate", v) for v in values])
+    response = httpx2.Response(401, headers=[("www-authenticate", v) for v in values])
     assert is_invalid_token_challenge(response) is expected

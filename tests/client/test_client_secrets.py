@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from genauth_guard._client import ClientCredentialsError, TokenRequestError
@@ -66,7 +66,7 @@ def test_logs_hide_secret_and_token(
     caplog.set_level(logging.DEBUG)
     issuer.fail("token", "error", times=1)  # a retry warning
     auth = make_auth(client_id=secret_client, client_secret=SECRET)
-    with httpx.Client(auth=auth) as client:
+    with httpx2.Client(auth=auth) as client:
         order_api.revoked.add(auth.get_token())
         assert client.get(f"{url}/orders").status_code == 200  # a refresh after 401
     with pytest.raises(ClientCredentialsError):

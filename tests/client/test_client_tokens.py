@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 
@@ -131,7 +131,7 @@ def test_token_http_clients_passed_in_are_used_and_left_open(
     issuer: LocalIssuer, make_auth: Any
 ) -> None:
     seen: list[str] = []
-    with httpx.Client(event_hooks={"request": [lambda r: seen.append(str(r.url))]}) as client:
+    with httpx2.Client(event_hooks={"request": [lambda r: seen.append(str(r.url))]}) as client:
         auth = make_auth(http_client=client)
         auth.get_token()
         auth.close()
@@ -140,7 +140,7 @@ def test_token_http_clients_passed_in_are_used_and_left_open(
 
 
 async def test_async_token_client_passed_in(issuer: LocalIssuer, make_auth: Any) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx2.AsyncClient() as client:
         auth = make_auth(async_http_client=client)
         await auth.aget_token()
         await auth.aclose()
@@ -154,7 +154,7 @@ def test_the_api_client_does_not_carry_token_requests(
     # The token request must not go through (and be authenticated by) the API client.
     order_api, url = api
     auth = make_auth()
-    with httpx.Client(auth=auth, http2=False) as client:
+    with httpx2.Client(auth=auth, http2=False) as client:
         assert client.get(f"{url}/orders").status_code == 200
     assert issuer.counts["token"] == 1
     assert len(order_api.seen) == 1
@@ -189,8 +189,8 @@ def test_http_elsewhere_only_when_allowed() -> None:
 
 def test_auth_flow_is_not_driven_directly() -> None:
     auth = ClientCredentialsAuth(token_url="https://a.example/t", client_id="i", client_secret="s")
-    with pytest.raises(RuntimeError, match=r"httpx\.Client"):
-        auth.auth_flow(httpx.Request("GET", "https://api.example"))
+    with pytest.raises(RuntimeError, match=r"httpx2\.Client"):
+        auth.auth_flow(httpx2.Request("GET", "https://api.example"))
 
 
 def test_the_api_client_itself_may_carry_token_requests(
@@ -199,7 +199,7 @@ def test_the_api_client_itself_may_carry_token_requests(
     # Even when the token client is the API client, the auth is not applied to the
     # token request (no recursion, no Bearer header at the token endpoint).
     order_api, url = api
-    with httpx.Client() as client:
+    with httpx2.Client() as client:
         auth = make_auth(http_client=client)
         client.auth = auth
         assert client.get(f"{url}/orders").status_code == 200

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 
-import httpx
+import httpx2
 import pytest
 
 from examples.order_api import demo
@@ -18,12 +18,12 @@ from genauth_guard.testing import LocalIssuer
 
 
 @pytest.fixture
-async def api(issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+async def api(issuer: LocalIssuer) -> AsyncIterator[httpx2.AsyncClient]:
     """The example app in-process, configured only through GENAUTH_* variables."""
     app = create_app({"GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": "order-api"})
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://orders") as client:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://orders") as client:
             yield client
 
 
@@ -31,20 +31,20 @@ def auth(issuer: LocalIssuer, client_id: str, secret: str) -> ClientCredentialsA
     return ClientCredentialsAuth(issuer=issuer.issuer, client_id=client_id, client_secret=secret)
 
 
-async def test_public_needs_no_token(api: httpx.AsyncClient) -> None:
+async def test_public_needs_no_token(api: httpx2.AsyncClient) -> None:
     response = await api.get("/api/public")
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/api/protected", "/api/private-scoped", "/api/orders"])
-async def test_no_token_is_401_with_a_bare_challenge(api: httpx.AsyncClient, path: str) -> None:
+async def test_no_token_is_401_with_a_bare_challenge(api: httpx2.AsyncClient, path: str) -> None:
     response = await api.get(path)
     assert response.status_code == 401
     assert response.headers["www-authenticate"].startswith("Bearer realm=")
     assert "error=" not in response.headers["www-authenticate"]
 
 
-async def test_the_scope_story(api: httpx.AsyncClient, issuer: LocalIssuer) -> None:
+async def test_the_scope_story(api: httpx2.AsyncClient, issuer: LocalIssuer) -> None:
     nobody = auth(issuer, "nobody", "nobody-secret")
     reader = auth(issuer, "order-reader", "reader-secret")
     writer = auth(issuer, "order-writer", "writer-secret")
@@ -72,13 +72,13 @@ async def test_the_scope_story(api: httpx.AsyncClient, issuer: LocalIssuer) -> N
     assert issuer.counts["token"] == 3  # one token per caller, reused
 
 
-async def test_bad_order_is_422_not_500(api: httpx.AsyncClient, issuer: LocalIssuer) -> None:
+async def test_bad_order_is_422_not_500(api: httpx2.AsyncClient, issuer: LocalIssuer) -> None:
     writer = auth(issuer, "order-writer", "writer-secret")
     response = await api.post("/api/orders", json={"quantity": -1}, auth=writer)
     assert response.status_code == 422
 
 
-async def test_expired_token_says_so(api: httpx.AsyncClient, issuer: LocalIssuer) -> None:
+async def test_expired_token_says_so(api: httpx2.AsyncClient, issuer: LocalIssuer) -> None:
     token = issuer.mint(scope="order:read", expires_in=-3600)
     response = await api.get("/api/orders", headers={"authorization": f"Bearer {token}"})
     assert response.status_code == 401
@@ -95,7 +95,7 @@ async def test_caller_reads_and_is_refused_writing(issuer: LocalIssuer) -> None:
         "GENAUTH_SCOPE": "order:read",
     }
     async with app.router.lifespan_context(app):
-        calls = await run("http://orders", auth_from_env(env), transport=httpx.ASGITransport(app))
+        calls = await run("http://orders", auth_from_env(env), transport=httpx2.ASGITransport(app))
     assert [c.status for c in calls] == [200, 200, 403]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 
 from genauth_guard._jwks import JWKSKeySource
@@ -44,7 +44,7 @@ def issuer(_module_issuer: LocalIssuer) -> Iterator[LocalIssuer]:
 @pytest.fixture
 async def make_source() -> AsyncIterator[Callable[..., JWKSKeySource]]:
     """Build key sources sharing one plain-HTTP client (a TLS-ready client costs ~80 ms)."""
-    client = httpx.AsyncClient(verify=False)  # loopback http only: nothing to verify
+    client = httpx2.AsyncClient(verify=False)  # loopback http only: nothing to verify
     made: list[JWKSKeySource] = []
 
     def make(**kwargs: Any) -> JWKSKeySource:

@@ -6,7 +6,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 
-import httpx
+import httpx2
 import jwt
 import pytest
 
@@ -275,7 +275,7 @@ async def test_no_kid_works_with_exactly_one_key(
 
 
 async def test_a_given_client_is_used_and_left_open(issuer: LocalIssuer) -> None:
-    async with httpx.AsyncClient() as client:
+    async with httpx2.AsyncClient() as client:
         source = JWKSKeySource(jwks_uri=issuer.jwks_uri, http_client=client)
         await source.get_key(issuer.signing_key.kid)
         await source.aclose()

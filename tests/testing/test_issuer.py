@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -22,13 +22,13 @@ from genauth_guard.testing import LocalClient, LocalIssuer, SigningKey
 GRANT = {"grant_type": "client_credentials"}
 
 
-def post_token(issuer: LocalIssuer, data: dict[str, str], **kwargs: Any) -> httpx.Response:
-    return httpx.post(issuer.token_endpoint, data=data, **kwargs)
+def post_token(issuer: LocalIssuer, data: dict[str, str], **kwargs: Any) -> httpx2.Response:
+    return httpx2.post(issuer.token_endpoint, data=data, **kwargs)
 
 
 def jose_verify(issuer: LocalIssuer, token: str) -> dict[str, Any]:
     """Verify with joserfc, an implementation independent of PyJWT."""
-    keys = KeySet.import_key_set(httpx.get(issuer.jwks_uri).json())
+    keys = KeySet.import_key_set(httpx2.get(issuer.jwks_uri).json())
     decoded = jose_jwt.decode(token, keys, algorithms=["RS256"])
     registry = JWTClaimsRegistry(
         iss={"essential": True, "value": issuer.issuer},
@@ -43,7 +43,7 @@ def jose_verify(issuer: LocalIssuer, token: str) -> dict[str, Any]:
 
 
 def test_discovery_document_is_genauth_shaped(issuer: LocalIssuer) -> None:
-    doc = httpx.get(issuer.discovery_url).json()
+    doc = httpx2.get(issuer.discovery_url).json()
     assert issuer.issuer.endswith("/oidc")
     assert doc["issuer"] == issuer.issuer
     assert doc["jwks_uri"] == f"{issuer.issuer}/.well-known/jwks.json"
@@ -58,7 +58,7 @@ def test_discovery_document_is_genauth_shaped(issuer: LocalIssuer) -> None:
 
 
 def test_jwks_publishes_rsa_2048_signing_keys(issuer: LocalIssuer) -> None:
-    keys = httpx.get(issuer.jwks_uri).json()["keys"]
+    keys = httpx2.get(issuer.jwks_uri).json()["keys"]
     assert len(keys) == 1
     (jwk,) = keys
     assert jwk["kty"] == "RSA"
@@ -203,7 +203,7 @@ def test_malformed_token_requests_are_invalid_request(
     issuer: LocalIssuer, content: bytes, content_type: str | None
 ) -> None:
     headers = {"content-type": content_type or "application/x-www-form-urlencoded"}
-    response = httpx.post(
+    response = httpx2.post(
         issuer.token_endpoint,
         content=content,
         headers=headers,
@@ -241,12 +241,12 @@ def test_rotation_keeps_the_old_key_for_the_grace_period_then_drops_it(issuer: L
     before = issuer.mint(scope="order:read")
     new = issuer.rotate_keys()
     after = issuer.mint(scope="order:read")
-    kids = [k["kid"] for k in httpx.get(issuer.jwks_uri).json()["keys"]]
+    kids = [k["kid"] for k in httpx2.get(issuer.jwks_uri).json()["keys"]]
     assert kids == [old.kid, new.kid]
     assert jwt.get_unverified_header(after)["kid"] == new.kid
     assert jose_verify(issuer, before)["sub"] == jose_verify(issuer, after)["sub"]
     issuer.drop_key(old.kid)
-    assert [k["kid"] for k in httpx.get(issuer.jwks_uri).json()["keys"]] == [new.kid]
+    assert [k["kid"] for k in httpx2.get(issuer.jwks_uri).json()["keys"]] == [new.kid]
     with pytest.raises(JoseError):
         jose_verify(issuer, before)
 
@@ -254,7 +254,7 @@ def test_rotation_keeps_the_old_key_for_the_grace_period_then_drops_it(issuer: L
 def test_rotation_grace_period_expires(issuer: LocalIssuer) -> None:
     old = issuer.signing_key
     issuer.rotate_keys(grace_seconds=0.0)
-    assert old.kid not in {k["kid"] for k in httpx.get(issuer.jwks_uri).json()["keys"]}
+    assert old.kid not in {k["kid"] for k in httpx2.get(issuer.jwks_uri).json()["keys"]}
     issuer.rotate_keys(grace_seconds=3600)
     assert len(issuer.keys) == 2
 
@@ -309,14 +309,14 @@ def test_mint_omits_claims(issuer: LocalIssuer) -> None:
 
 def test_jwks_faults_and_counts(issuer: LocalIssuer) -> None:
     issuer.fail("jwks", "error", times=1)
-    assert httpx.get(issuer.jwks_uri).status_code == 503
-    assert httpx.get(issuer.jwks_uri).status_code == 200
+    assert httpx2.get(issuer.jwks_uri).status_code == 503
+    assert httpx2.get(issuer.jwks_uri).status_code == 200
     issuer.fail("jwks", "garbage")
-    garbage = httpx.get(issuer.jwks_uri)
+    garbage = httpx2.get(issuer.jwks_uri)
     with pytest.raises(json.JSONDecodeError):
         garbage.json()
     issuer.heal("jwks")
-    assert httpx.get(issuer.jwks_uri).json()["keys"]
+    assert httpx2.get(issuer.jwks_uri).json()["keys"]
     assert issuer.counts["jwks"] == 4
     issuer.reset_counts()
     assert issuer.counts == {"discovery": 0, "jwks": 0, "token": 0}
@@ -324,7 +324,7 @@ def test_jwks_faults_and_counts(issuer: LocalIssuer) -> None:
 
 def test_hanging_endpoint_times_out_the_client(issuer: LocalIssuer) -> None:
     issuer.fail("token", "hang")
-    with pytest.raises(httpx.ReadTimeout):
+    with pytest.raises(httpx2.ReadTimeout):
         post_token(issuer, GRANT, auth=("order-reader", "reader-secret"), timeout=0.2)
     issuer.heal()
     assert post_token(issuer, GRANT, auth=("order-reader", "reader-secret")).status_code == 200
@@ -335,7 +335,7 @@ def test_hanging_endpoint_times_out_the_client(issuer: LocalIssuer) -> None:
 
 async def test_async_context_manager_serves() -> None:
     async with LocalIssuer(clients=[LocalClient("c", "s", ("r:a",))]) as issuer:
-        async with httpx.AsyncClient() as client:
+        async with httpx2.AsyncClient() as client:
             response = await client.post(issuer.token_endpoint, data=GRANT, auth=("c", "s"))
         assert response.status_code == 200
 
@@ -344,7 +344,9 @@ def test_stop_ends_a_hanging_request_with_a_response() -> None:
     issuer = LocalIssuer().start()
     issuer.fail("jwks", "hang")  # for 30 s, longer than uvicorn's 2 s shutdown grace
     statuses: list[int] = []
-    fetch = threading.Thread(target=lambda: statuses.append(httpx.get(issuer.jwks_uri).status_code))
+    fetch = threading.Thread(
+        target=lambda: statuses.append(httpx2.get(issuer.jwks_uri).status_code)
+    )
     fetch.start()
     while issuer.counts["jwks"] == 0 and fetch.is_alive():  # until the request hangs
         time.sleep(0.01)

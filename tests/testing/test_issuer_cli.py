@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-import httpx
+import httpx2
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import KeySet
 
@@ -39,9 +39,9 @@ def test_cli_issuer_serves_discovery_jwks_and_tokens() -> None:
             "order-reader": ["order:read"],
             "order-admin": ["order:read", "order:write"],
         }
-        discovery = httpx.get(f"{issuer}/.well-known/openid-configuration").json()
+        discovery = httpx2.get(f"{issuer}/.well-known/openid-configuration").json()
         assert discovery["issuer"] == issuer
-        response = httpx.post(
+        response = httpx2.post(
             discovery["token_endpoint"],
             data={
                 "grant_type": "client_credentials",
@@ -51,7 +51,7 @@ def test_cli_issuer_serves_discovery_jwks_and_tokens() -> None:
             },
         )
         assert response.status_code == 200
-        keys = KeySet.import_key_set(httpx.get(discovery["jwks_uri"]).json())
+        keys = KeySet.import_key_set(httpx2.get(discovery["jwks_uri"]).json())
         token = jose_jwt.decode(response.json()["access_token"], keys, algorithms=["RS256"])
         assert token.claims["aud"] == "order-api"
         assert token.claims["scope"] == "order:read"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
+import httpx2
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,14 +28,14 @@ def test_serve_yields_a_reachable_url_and_stops_on_exit() -> None:
         assert url.startswith("http://127.0.0.1:")
         port = int(url.rsplit(":", 1)[1])
         assert port != 0
-        response = httpx.get(url)
+        response = httpx2.get(url)
         assert response.text == f"hello from {port}"
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(url)
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(url)
 
 
 async def test_server_thread_as_async_context_manager() -> None:
-    async with ServerThread(app()) as server, httpx.AsyncClient() as client:
+    async with ServerThread(app()) as server, httpx2.AsyncClient() as client:
         assert (await client.get(server.url)).status_code == 200
     with pytest.raises(RuntimeError, match="not running"):
         _ = server.url
@@ -48,8 +48,8 @@ def test_start_and_stop_are_idempotent() -> None:
     assert server.start().url == url  # already running: same server
     server.stop()
     server.stop()
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(url)
+    with pytest.raises(httpx2.ConnectError):
+        httpx2.get(url)
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "example.com"])
