@@ -15,9 +15,12 @@ import json
 import logging
 import math
 import re
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx2
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
@@ -214,6 +217,23 @@ class _FetchFailed(Exception):
     """A fetch of the discovery document or the JWKS failed; the text says why."""
 
 
+#: What the key flow asks of its driver: "wait" joins (or starts) the single-flight
+#: fetch and sends back whether it succeeded; "background" starts one unless one runs.
+_Step = Literal["wait", "background"]
+_KeyFlow = Generator[_Step, bool | None, "VerificationKey"]
+_FETCH_HEADERS = {"accept": "application/json", "accept-encoding": "identity"}
+
+
+class _ThreadFlight:
+    """One fetch shared by every thread that needs it (the sync single flight)."""
+
+    __slots__ = ("done", "ok")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.ok = False
+
+
 class JWKSKeySource:
     """Signing keys of one issuer, from ``jwks_uri`` or discovered from ``issuer``.
 
@@ -245,7 +265,15 @@ class JWKSKeySource:
     - Plain ``http`` only for loopback hosts unless ``allow_http=True``.
 
     ``clock`` (default ``time.monotonic``) drives the TTL, the bucket and staleness.
-    A source belongs to one event loop (its single-flight task and HTTP client do).
+
+    Every decision lives in I/O-free generators (``_key_flow``, ``_fetch_flow``), as
+    in h11 and httpx's auth flows; two drivers add the I/O. ``get_key`` / ``refresh``
+    run them on asyncio (an ``httpx2.AsyncClient``, one task as the single flight,
+    background refreshes as tasks): the async side belongs to one event loop.
+    ``get_key_sync`` / ``refresh_sync`` run them on threads (an ``httpx2.Client``, one
+    fetch shared by all waiting threads, background refreshes on a daemon thread),
+    with the same bounds, rate limit and stale-if-error. Both share the keys and the
+    bucket; each driver has its own single flight.
     """
 
     def __init__(
@@ -262,6 +290,7 @@ class JWKSKeySource:
         max_keys: int = 64,
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        sync_http_client: httpx2.Client | None = None,
     ) -> None:
         if jwks_uri is None and issuer is None:
             raise ValueError("JWKSKeySource needs jwks_uri or issuer (for discovery)")
@@ -305,6 +334,11 @@ class JWKSKeySource:
         self._logged_skips: set[tuple[str | None, str]] = set()
         self._logged_beyond = 0
         self._generation = 0
+        # Guards the state above against threads; held only for decisions, never I/O.
+        self._lock = threading.Lock()
+        self._sync_client = sync_http_client
+        self._owns_sync_client = sync_http_client is None
+        self._thread_flight: _ThreadFlight | None = None
 
     # -- public ------------------------------------------------------------------
 
@@ -328,11 +362,49 @@ class JWKSKeySource:
 
         ``kid`` None works only when the set holds exactly one usable key.
         """
+        flow = self._key_flow(kid, lambda: self._inflight is not None)
+        answer: bool | None = None
+        while True:
+            with self._lock:
+                try:
+                    step = flow.send(answer)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+            if step == "wait":
+                answer = await self._flight()
+            else:
+                self._start()
+                answer = False
+
+    def get_key_sync(self, kid: str | None) -> VerificationKey:
+        """:meth:`get_key` for synchronous code: same rules, I/O on the calling thread.
+
+        Threads needing a fetch share one (the first one fetches, the others wait for
+        it); a background refresh runs on a daemon thread.
+        """
+        flow = self._key_flow(kid, lambda: self._thread_flight is not None)
+        answer: bool | None = None
+        while True:
+            with self._lock:
+                try:
+                    step = flow.send(answer)
+                except StopIteration as done:
+                    return done.value  # type: ignore[no-any-return]
+                # Joined under the lock that took the decision, so concurrent threads
+                # see the flight at once (and take no rate-limit token for it).
+                flight, leader = self._join_thread_flight()
+            answer = self._run_thread_flight(flight, leader, wait=step == "wait")
+
+    def _key_flow(self, kid: str | None, busy: Callable[[], bool]) -> _KeyFlow:
+        """Every decision of a key lookup, without I/O (run under ``self._lock``).
+
+        ``busy`` tells whether the driver's single flight is running.
+        """
         if kid is not None and not isinstance(kid, str):
             raise InvalidToken(Reason.UNKNOWN_KEY, "the token's kid is not a string")
         fresh = False
         if self._expired(self._clock()):
-            fresh = await self._refresh_due()
+            fresh = yield from self._refresh_due(busy)
         keyset = self._servable_or_raise()
         key = keyset.find(kid)
         if key is not None:
@@ -346,13 +418,13 @@ class JWKSKeySource:
         if not fresh:
             # An unknown kid may be a key the issuer just rotated in (RFC 7517 4.5):
             # refetch once, rate-limited, shared with concurrent misses.
-            if self._inflight is None and not self._take_token():
+            if not busy() and not self._take_token():
                 raise InvalidToken(
                     Reason.UNKNOWN_KEY,
                     "no key in the issuer's JWKS matches the token's kid "
                     "(JWKS refetch rate limit reached)",
                 )
-            if not await self._flight():
+            if not (yield "wait"):
                 raise self._unavailable()
             key = self._servable_or_raise().find(kid)
             if key is not None:
@@ -387,6 +459,24 @@ class JWKSKeySource:
         """
         if not await self._flight():
             raise self._unavailable()
+
+    def refresh_sync(self) -> None:
+        """:meth:`refresh` for synchronous code (shares a thread's fetch in flight)."""
+        with self._lock:
+            flight, leader = self._join_thread_flight()
+        if not self._run_thread_flight(flight, leader, wait=True):
+            with self._lock:
+                raise self._unavailable()
+
+    def close(self) -> None:
+        """Close the sync HTTP client if this source created it (a fetch running on a
+        background thread then fails and is recorded like any failed fetch)."""
+        with self._lock:
+            client = self._sync_client if self._owns_sync_client else None
+            if client is not None:
+                self._sync_client = None
+        if client is not None:
+            client.close()
 
     async def aclose(self) -> None:
         """Cancel a fetch in flight and close the HTTP client if this source created it."""
@@ -453,19 +543,18 @@ class JWKSKeySource:
 
     # -- fetching -----------------------------------------------------------------
 
-    async def _refresh_due(self) -> bool:
+    def _refresh_due(self, busy: Callable[[], bool]) -> Generator[_Step, bool | None, bool]:
         """Refresh keys that are missing or past their TTL; True if fresh keys arrived.
 
         After a success the refresh is free; after a failure it takes a token. The
         caller waits unless stale keys can serve meanwhile after a failure.
         """
-        if self._inflight is None and self._last_failed and not self._take_token():
+        if not busy() and self._last_failed and not self._take_token():
             return False
-        wait = not self._last_failed or self._servable() is None
-        if not wait:
-            self._start()
+        if self._last_failed and self._servable() is not None:
+            yield "background"
             return False
-        return await self._flight()
+        return bool((yield "wait"))
 
     def _start(self) -> asyncio.Task[bool]:
         if self._inflight is None:
@@ -478,69 +567,162 @@ class JWKSKeySource:
         return await asyncio.shield(self._start())
 
     async def _fetch(self) -> bool:
-        """One fetch; records its outcome and never raises (but for cancellation)."""
+        """One fetch on the event loop; records its outcome, never raises (but cancel)."""
+        flow = self._fetch_flow()
         try:
-            if self._jwks_uri is None:
-                self._jwks_uri = await self._discover()
-            parsed = parse_jwks(await self._get(self._jwks_uri), max_keys=self._max_keys)
-            self._store(parsed)
-            return True
-        except (_FetchFailed, JWKSError, DiscoveryError) as exc:
-            self._record_failure(str(exc))
-            return False
-        except Exception as exc:  # a bug here must still be a 503, never a 500
-            logger.exception("unexpected error while fetching the JWKS")
-            self._record_failure(f"unexpected {type(exc).__name__}")
-            return False
+            url = next(flow)
+            while True:
+                url = flow.send(await self._get(url))
+        except StopIteration as done:
+            return self._fetched(done.value)
+        except Exception as exc:
+            return self._fetch_failed(exc)
         finally:
             if self._inflight is asyncio.current_task():
                 self._inflight = None
 
-    async def _discover(self) -> str:
-        assert self.issuer is not None
-        assert self._discovery_url is not None
-        content = await self._get(self._discovery_url)
+    def _fetch_sync(self) -> bool:
+        """One fetch on this thread; records its outcome and never raises."""
+        flow = self._fetch_flow()
         try:
-            metadata = parse_provider_metadata(self.issuer, content, allow_http=self._allow_http)
-        except RecursionError:
-            raise DiscoveryError("the discovery document is not JSON") from None
-        if metadata.jwks_uri is None:
-            raise DiscoveryError("the discovery document has no jwks_uri")
-        return metadata.jwks_uri
+            url = next(flow)
+            while True:
+                url = flow.send(self._get_sync(url))
+        except StopIteration as done:
+            return self._fetched(done.value)
+        except Exception as exc:
+            return self._fetch_failed(exc)
+
+    def _fetch_flow(self) -> Generator[str, bytes, ParsedJWKS]:
+        """Discovery (once) then the JWKS, without I/O: yields URLs, receives bodies."""
+        if self._jwks_uri is None:
+            assert self.issuer is not None
+            assert self._discovery_url is not None
+            content = yield self._discovery_url
+            try:
+                metadata = parse_provider_metadata(
+                    self.issuer, content, allow_http=self._allow_http
+                )
+            except RecursionError:
+                raise DiscoveryError("the discovery document is not JSON") from None
+            if metadata.jwks_uri is None:
+                raise DiscoveryError("the discovery document has no jwks_uri")
+            self._jwks_uri = metadata.jwks_uri
+        return parse_jwks((yield self._jwks_uri), max_keys=self._max_keys)
+
+    def _fetched(self, parsed: ParsedJWKS) -> bool:
+        with self._lock:
+            self._store(parsed)
+        return True
+
+    def _fetch_failed(self, exc: Exception) -> bool:
+        if isinstance(exc, _FetchFailed | JWKSError | DiscoveryError):
+            why = str(exc)
+        else:  # a bug here must still be a 503, never a 500
+            logger.error("unexpected error while fetching the JWKS", exc_info=exc)
+            why = f"unexpected {type(exc).__name__}"
+        with self._lock:
+            self._record_failure(why)
+        return False
+
+    def _join_thread_flight(self) -> tuple[_ThreadFlight, bool]:
+        """The threads' fetch in flight, or a new one; True when the caller leads it."""
+        flight = self._thread_flight
+        if flight is not None:
+            return flight, False
+        flight = self._thread_flight = _ThreadFlight()
+        return flight, True
+
+    def _run_thread_flight(self, flight: _ThreadFlight, leader: bool, *, wait: bool) -> bool:
+        """Lead (here, or on a daemon thread when not waiting) or await ``flight``."""
+        if leader:
+            if wait:
+                self._lead(flight)
+            else:
+                name = "genauth-guard-jwks-refresh"
+                threading.Thread(target=self._lead, args=(flight,), name=name, daemon=True).start()
+        if not wait:
+            return False
+        # Bounded even if the leader were stuck: discovery and JWKS, each time-bounded.
+        return flight.done.wait(2 * self._timeout + 1.0) and flight.ok
+
+    def _lead(self, flight: _ThreadFlight) -> None:
+        try:
+            flight.ok = self._fetch_sync()
+        finally:
+            with self._lock:
+                if self._thread_flight is flight:
+                    self._thread_flight = None
+            flight.done.set()
+
+    @contextmanager
+    def _fetch_errors(self, url: str) -> Iterator[None]:
+        """Transport failures as :class:`_FetchFailed`, for both drivers."""
+        try:
+            yield
+        except TimeoutError:
+            raise _FetchFailed(f"{url} timed out after {self._timeout} s") from None
+        except httpx2.TimeoutException:
+            raise _FetchFailed(f"{url} timed out after {self._timeout} s") from None
+        except (httpx2.HTTPError, httpx2.InvalidURL, OSError) as exc:
+            raise _FetchFailed(f"{url} failed: {type(exc).__name__}") from None
+
+    def _check_response(self, url: str, response: httpx2.Response) -> None:
+        """Status 200 only, no redirects, a declared length within the bound."""
+        if response.is_redirect:
+            raise _FetchFailed(
+                f"{url} answered HTTP {response.status_code}: redirects are not followed"
+            )
+        if response.status_code != 200:
+            raise _FetchFailed(f"{url} answered HTTP {response.status_code}")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_bytes:
+            raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
+
+    def _add_chunk(self, url: str, body: bytearray, chunk: bytes) -> None:
+        body += chunk
+        if len(body) > self._max_bytes:
+            raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
 
     async def _get(self, url: str) -> bytes:
         """GET ``url``: status 200 only, no redirects, bounded in time and size."""
         if self._client is None:
             self._client = httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False)
-        try:
+        with self._fetch_errors(url):
             async with asyncio.timeout(self._timeout):  # httpx's timeout is per phase
                 async with self._client.stream(
                     "GET",
                     url,
-                    headers={"accept": "application/json", "accept-encoding": "identity"},
+                    headers=_FETCH_HEADERS,
                     timeout=self._timeout,
                     follow_redirects=False,
                 ) as response:
-                    if response.is_redirect:
-                        raise _FetchFailed(
-                            f"{url} answered HTTP {response.status_code}: "
-                            "redirects are not followed"
-                        )
-                    if response.status_code != 200:
-                        raise _FetchFailed(f"{url} answered HTTP {response.status_code}")
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > self._max_bytes:
-                        raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
+                    self._check_response(url, response)
                     body = bytearray()
                     async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > self._max_bytes:
-                            raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
+                        self._add_chunk(url, body, chunk)
                     return bytes(body)
-        except TimeoutError:
-            raise _FetchFailed(f"{url} timed out after {self._timeout} s") from None
-        except (httpx2.HTTPError, httpx2.InvalidURL, OSError) as exc:
-            raise _FetchFailed(f"{url} failed: {type(exc).__name__}") from None
+
+    def _get_sync(self, url: str) -> bytes:
+        """:meth:`_get` on this thread, with the same bounds."""
+        with self._lock:
+            if self._sync_client is None:
+                self._sync_client = httpx2.Client(timeout=self._timeout, follow_redirects=False)
+            client = self._sync_client
+        deadline = time.monotonic() + self._timeout  # httpx's timeout is per phase
+        with (
+            self._fetch_errors(url),
+            client.stream(
+                "GET", url, headers=_FETCH_HEADERS, timeout=self._timeout, follow_redirects=False
+            ) as response,
+        ):
+            self._check_response(url, response)
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                self._add_chunk(url, body, chunk)
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+            return bytes(body)
 
     def _store(self, parsed: ParsedJWKS) -> None:
         for skipped in parsed.skipped:
