@@ -8,6 +8,7 @@ signing key leaves the issuer's JWKS (rotation or revocation of a key).
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from typing import Protocol
 
@@ -70,11 +71,14 @@ class VerifiedTokenCache:
         if cached != token:
             return None  # same tail, other token: verify() decides, the entry stays
         if not_before <= now < not_after and source.has_key(kid):
-            entries.move_to_end(key)  # least recently used goes first
+            try:  # noqa: SIM105 (suppress() costs ~0.3 us on the hit path)
+                entries.move_to_end(key)  # least recently used goes first
+            except KeyError:  # another thread dropped it meanwhile (verify_sync)
+                pass
             return verified
         # Expired, not yet valid under a clock that moved back, or its key was removed:
-        # forget it; verify() decides afresh.
-        del entries[key]
+        # forget it; verify() decides afresh. pop, not del: threads may race here.
+        entries.pop(key, None)
         return None
 
     def put(
@@ -91,7 +95,8 @@ class VerifiedTokenCache:
         if entries is not None and not_before < not_after:
             entries[token[-_KEY_CHARS:]] = (token, verified, not_before, not_after, source, kid)
             if len(entries) > self.maxsize:
-                entries.popitem(last=False)
+                with contextlib.suppress(KeyError):  # emptied by another thread
+                    entries.popitem(last=False)
 
     def clear(self) -> None:
         if self._entries is not None:

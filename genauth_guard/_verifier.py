@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from ._config import ClaimCheck, GuardConfig
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
-from ._jwks import JWKSKeySource
+from ._jwks import JWKSKeySource, VerificationKey
 from ._jws import parse_compact
 from ._scopes import parse_scopes
 from ._token import AccessToken, make_access_token
@@ -57,6 +57,28 @@ _HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = MappingProxyType(
 _Scheme = tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]
 # A checked header, its alg, signature scheme, kid and read-only view (_check_header).
 _Verdict = tuple[dict[str, Any], str, _Scheme, str | None, Mapping[str, Any]]
+# What the step after the key lookup needs: key source, kid, verdict, claims, signing
+# input, signature, iss. A plain tuple: the cheapest to build and unpack.
+_Pending = tuple[JWKSKeySource, str | None, _Verdict, dict[str, Any], bytes, bytes, str]
+
+
+def _raise_warm_up_failure(result: object) -> None:
+    """Raise what a warm-up of one key source ended with, if it failed."""
+    if isinstance(result, GuardError):
+        raise result
+    if isinstance(result, BaseException):
+        if not isinstance(result, Exception):
+            raise result
+        logger.error("key source failed during warm-up", exc_info=result)
+        raise KeysUnavailable() from result
+
+
+def _key_lookup_failed(exc: Exception) -> GuardError:
+    """A key source's error as the verifier raises it: a bug there is a 503, not a 500."""
+    if isinstance(exc, GuardError):
+        return exc
+    logger.error("key source failed unexpectedly", exc_info=exc)
+    return KeysUnavailable()
 
 
 def _signature_scheme(alg: str) -> _Scheme:
@@ -114,6 +136,10 @@ class Verifier:
     ``verify`` raises only :class:`InvalidToken` or :class:`KeysUnavailable`. Key
     sources are built from ``config`` (one per issuer, sharing ``http_client`` when
     given) unless ``key_sources`` maps every configured issuer to one.
+
+    ``verify`` (async) and ``verify_sync`` (threads) share every rule, the caches and
+    the keys; they differ only in how a key that is not fresh is fetched. One verifier
+    can serve both at once (an ASGI Django app with sync and async views).
     """
 
     def __init__(
@@ -123,6 +149,7 @@ class Verifier:
         http_client: httpx2.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         key_sources: Mapping[str, JWKSKeySource] | None = None,
+        sync_http_client: httpx2.Client | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
@@ -144,6 +171,7 @@ class Verifier:
                     stale_max_age=config.stale_max_age,
                     timeout=config.http_timeout,
                     allow_http=config.allow_http,
+                    sync_http_client=sync_http_client,
                 )
                 for issuer in config.issuers
             }
@@ -181,6 +209,35 @@ class Verifier:
 
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2)."""
+        pending = self._before_key(token)
+        if isinstance(pending, AccessToken):
+            return pending
+        source, kid = pending[0], pending[1]
+        try:
+            # Synchronous when the keys are fresh: no coroutine to create and await.
+            key = source.fresh_key(kid) or await source.get_key(kid)
+        except Exception as exc:
+            raise _key_lookup_failed(exc) from None
+        return self._after_key(token, pending, key)
+
+    def verify_sync(self, token: str) -> AccessToken:
+        """:meth:`verify` for synchronous code (WSGI, workers): same rules and caches.
+
+        Only the key lookup differs: a fetch runs on the calling thread, shared by
+        every thread that needs it (see :meth:`JWKSKeySource.get_key_sync`).
+        """
+        pending = self._before_key(token)
+        if isinstance(pending, AccessToken):
+            return pending
+        source, kid = pending[0], pending[1]
+        try:
+            key = source.fresh_key(kid) or source.get_key_sync(kid)
+        except Exception as exc:
+            raise _key_lookup_failed(exc) from None
+        return self._after_key(token, pending, key)
+
+    def _before_key(self, token: str) -> AccessToken | _Pending:
+        """Everything before the key lookup, no I/O: a cached token, or what it needs."""
         hit = self.cached(token)
         if hit is not None:
             return hit
@@ -194,7 +251,6 @@ class Verifier:
         verdict = self._header_verdicts.get(id(header))
         if verdict is None or verdict[0] is not header:
             verdict = self._check_header(header)
-        _, alg, scheme, kid, header_view = verdict
 
         # Several issuers: the unverified iss only selects whose keys to try; the
         # signature then proves it (RFC 8725 section 3.8).
@@ -204,14 +260,12 @@ class Verifier:
         source = self._sources.get(iss) if type(iss) is str else None
         if source is None:
             raise InvalidToken(Reason.ISSUER, "issuer not accepted")
-        try:
-            # Synchronous when the keys are fresh: no coroutine to create and await.
-            key = source.fresh_key(kid) or await source.get_key(kid)
-        except GuardError:
-            raise
-        except Exception:
-            logger.exception("key source failed unexpectedly")
-            raise KeysUnavailable() from None
+        return source, verdict[3], verdict, claims, signing_input, signature, iss
+
+    def _after_key(self, token: str, pending: _Pending, key: VerificationKey) -> AccessToken:
+        """Everything after the key lookup, no I/O: signature, claims, the cache."""
+        source, kid, verdict, claims, signing_input, signature, iss = pending
+        _, alg, scheme, _, header_view = verdict
         # RFC 8725 3.1 and RFC 7517 4.4: the key's type and its declared alg must agree
         # with the token's alg, so a key is only ever used with one algorithm family.
         if key.kty != "RSA" or (key.alg is not None and key.alg != alg):
@@ -337,13 +391,15 @@ class Verifier:
             *(source.refresh() for source in self._sources.values()), return_exceptions=True
         )
         for result in results:
-            if isinstance(result, GuardError):
-                raise result
-            if isinstance(result, BaseException):
-                if not isinstance(result, Exception):
-                    raise result
-                logger.error("key source failed during warm-up", exc_info=result)
-                raise KeysUnavailable() from result
+            _raise_warm_up_failure(result)
+
+    def warm_up_sync(self) -> None:
+        """:meth:`warm_up` for synchronous code (one issuer after the other)."""
+        for source in self._sources.values():
+            try:
+                source.refresh_sync()
+            except Exception as exc:
+                _raise_warm_up_failure(exc)
 
     async def aclose(self) -> None:
         """Close the key sources this verifier created (and their HTTP clients)."""
@@ -351,6 +407,23 @@ class Verifier:
             self._cache.clear()
         for source in self._owned:
             await source.aclose()
+            source.close()
+
+    def close(self) -> None:
+        """:meth:`aclose` for synchronous code: closes the sync HTTP clients.
+
+        Async clients belong to their event loop and are closed by :meth:`aclose`.
+        """
+        if self._cache is not None:
+            self._cache.clear()
+        for source in self._owned:
+            source.close()
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     async def __aenter__(self) -> Verifier:
         return self
