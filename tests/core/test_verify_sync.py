@@ -1,0 +1,152 @@
+"""verify_sync: the same rules, caches and errors as verify, with threads for I/O."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from _corekit import AUDIENCE, MakeVerifier, assert_not_echoed
+from test_attacks import ATTACKS, World
+
+from genauth_guard._config import GuardConfig
+from genauth_guard._errors import GuardError, InvalidToken, KeysUnavailable, Reason
+from genauth_guard._jwks import JWKSKeySource
+from genauth_guard._token import AccessToken
+from genauth_guard._verifier import Verifier
+from genauth_guard.testing import LocalIssuer, ManualClock, SigningKey
+
+THREADS = 100
+
+
+@pytest.fixture(scope="module")
+def attacker() -> Iterator[LocalIssuer]:
+    with LocalIssuer(audience=AUDIENCE) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def world(shared_issuer: LocalIssuer, attacker: LocalIssuer) -> World:
+    return World(real=shared_issuer, attacker=attacker, attacker_key=attacker.signing_key)
+
+
+def together(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run ``work(i)`` on ``count`` threads released at once; results or exceptions."""
+    barrier = threading.Barrier(count)
+
+    def run(index: int) -> Any:
+        barrier.wait()
+        try:
+            return work(index)
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def outcome(call: Callable[[], AccessToken]) -> tuple[str, str]:
+    try:
+        token = call()
+    except GuardError as error:
+        return type(error).__name__, error.description
+    return "accepted", repr(sorted(token.claims.items()))
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+async def test_sync_and_async_refuse_every_attack_alike(
+    name: str, world: World, attacker: LocalIssuer, make_verifier: MakeVerifier
+) -> None:
+    build, reason = ATTACKS[name]
+    token = build(world)
+    verifier = make_verifier(token_cache_size=0)
+    before = attacker.counts
+    with pytest.raises(InvalidToken) as caught:
+        verifier.verify_sync(token)
+    assert caught.value.reason is reason, caught.value.description
+    assert_not_echoed(caught.value, token)
+    with pytest.raises(InvalidToken) as again:
+        await verifier.verify(token)
+    assert again.value.description == caught.value.description
+    assert attacker.counts == before
+
+
+async def test_sync_and_async_accept_alike_and_share_the_cache(
+    world: World, make_verifier: MakeVerifier
+) -> None:
+    verifier = make_verifier()
+    token = world.valid()
+    accepted = verifier.verify_sync(token)
+    assert accepted.scopes == {"order:read"}
+    assert await verifier.verify(token) is accepted  # one cache for both entry points
+    assert outcome(lambda: verifier.verify_sync(token)) == outcome(lambda: accepted)
+
+
+def test_one_new_token_from_100_threads_is_one_jwks_fetch(issuer: LocalIssuer) -> None:
+    token = issuer.mint(scope="order:read")
+    config = GuardConfig(issuer=issuer.issuer, audience=AUDIENCE, jwks_uri=issuer.jwks_uri)
+    with Verifier(config) as verifier:
+        results = together(THREADS, lambda _: verifier.verify_sync(token))
+    assert all(isinstance(r, AccessToken) for r in results), results
+    assert {r.subject for r in results} == {"local-client"}
+    assert issuer.counts["jwks"] == 1
+
+
+def test_100_threads_with_unknown_kids_fetch_at_most_once(issuer: LocalIssuer) -> None:
+    config = GuardConfig(issuer=issuer.issuer, audience=AUDIENCE)
+    stranger = SigningKey.generate()  # a key the issuer never published
+    tokens = [
+        issuer.mint(scope="order:read", key=stranger, header={"kid": f"k{i}"})
+        for i in range(THREADS)
+    ]
+    with Verifier(config) as verifier:
+        verifier.warm_up_sync()
+        before = issuer.counts["jwks"]
+        results = together(THREADS, lambda i: verifier.verify_sync(tokens[i]))
+    assert all(isinstance(r, InvalidToken) for r in results), results
+    assert {r.reason for r in results} == {Reason.UNKNOWN_KEY}
+    assert issuer.counts["jwks"] - before <= 1
+
+
+def test_issuer_down_at_start_is_a_503_error_for_every_thread(issuer: LocalIssuer) -> None:
+    issuer.fail("jwks")
+    token = issuer.mint(scope="order:read")
+    config = GuardConfig(issuer=issuer.issuer, audience=AUDIENCE)
+    with Verifier(config) as verifier:
+        results = together(20, lambda _: verifier.verify_sync(token))
+        assert all(isinstance(r, KeysUnavailable) for r in results), results
+        with pytest.raises(KeysUnavailable):
+            verifier.warm_up_sync()
+        issuer.heal()
+
+
+def test_stale_keys_keep_serving_cached_and_new_tokens(issuer: LocalIssuer) -> None:
+    clock = ManualClock()
+    source = JWKSKeySource(jwks_uri=issuer.jwks_uri, clock=clock)
+    config = GuardConfig(issuer=issuer.issuer, audience=AUDIENCE, token_cache_size=0)
+    with Verifier(config, key_sources={issuer.issuer: source}) as verifier:
+        verifier.verify_sync(issuer.mint(scope="order:read"))
+        issuer.fail("jwks")
+        clock.advance(3600)
+        results = together(50, lambda _: verifier.verify_sync(issuer.mint(scope="order:read")))
+        assert all(isinstance(r, AccessToken) for r in results), results
+        clock.advance(86400)
+        with pytest.raises(KeysUnavailable) as caught:
+            verifier.verify_sync(issuer.mint(scope="order:read"))
+        assert caught.value.retry_after >= 1
+    source.close()
+    issuer.heal()
+
+
+def test_a_bug_in_a_key_source_is_a_503_not_a_crash(issuer: LocalIssuer) -> None:
+    class Broken(JWKSKeySource):
+        def get_key_sync(self, kid: str | None) -> Any:
+            raise RuntimeError("boom")
+
+    config = GuardConfig(issuer=issuer.issuer, audience=AUDIENCE)
+    broken = Broken(jwks_uri=issuer.jwks_uri)
+    verifier = Verifier(config, key_sources={issuer.issuer: broken})
+    with pytest.raises(KeysUnavailable):
+        verifier.verify_sync(issuer.mint(scope="order:read"))
