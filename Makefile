@@ -11,7 +11,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[fastapi,server,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[fastapi,server,flask,django,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
