@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 SECRET_KEY = "tests-only-not-secret"
@@ -15,7 +16,10 @@ ROOT_URLCONF = "_django_urls"
 USE_TZ = True
 INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "rest_framework"]
 DATABASES: dict[str, Any] = {}
-MIDDLEWARE: list[str] = []
+# Under gunicorn the tests choose the middleware's mode (or none: DRF alone) this way.
+_MODE = os.environ.get("TEST_GUARD_MIDDLEWARE")
+MIDDLEWARE = ["genauth_guard.django.GenAuthMiddleware"] if _MODE else []
+GENAUTH_MODE = _MODE or "protect"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["genauth_guard.django.GenAuthAuthentication"],
     "EXCEPTION_HANDLER": "genauth_guard.django.exception_handler",
