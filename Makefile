@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint types pytest bench clean
+.PHONY: venv demo demo-flask demo-django test lint types pytest bench clean
 
 venv: $(STAMP)
 
@@ -16,6 +16,12 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m examples.order_api.demo
+
+demo-flask: $(STAMP)
+	$(BIN)/python -m examples.order_api.demo --server flask
+
+demo-django: $(STAMP)
+	$(BIN)/python -m examples.order_api.demo --server django
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,7 +2,9 @@
 
 Starts the local issuer (clients granted ``order:read``, nothing, ``order:write``) and
 the order API under uvicorn on free loopback ports, runs the callers, prints each call
-with its status, then stops everything it started.
+with its status, then stops everything it started. ``--server flask`` / ``--server
+django`` (``make demo-flask`` / ``make demo-django``) run the same callers against the
+Flask and DRF versions under gunicorn instead.
 """
 
 from __future__ import annotations
@@ -37,16 +39,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# How each version of the order API is served: FastAPI under uvicorn, the Flask and
+# DRF versions under gunicorn with threads (WSGI).
+SERVERS = {
+    "fastapi": ["-m", "uvicorn", "examples.order_api.app:app", "--log-level", "warning"],
+    "flask": ["-m", "gunicorn", "--threads", "8", "examples.order_api.flask_app:create_app()"],
+    "django": [
+        "-m",
+        "gunicorn",
+        "--threads",
+        "8",
+        "examples.order_api.django_app.wsgi:application",
+    ],
+}
+
+
 @contextmanager
-def order_api(issuer: LocalIssuer) -> Iterator[str]:
-    """The example app under uvicorn, configured only through GENAUTH_* variables."""
+def order_api(issuer: LocalIssuer, server: str = "fastapi") -> Iterator[str]:
+    """The example app under its server, configured only through GENAUTH_* variables."""
     port = free_port()
     env = {**os.environ, "GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": AUDIENCE}
     env.pop("GENAUTH_JWKS_URI", None)  # discovered from the issuer, as in production
-    command = [
-        sys.executable, "-m", "uvicorn", "examples.order_api.app:app",
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-    ]  # fmt: skip
+    if server == "fastapi":
+        command = [sys.executable, *SERVERS[server], "--host", "127.0.0.1", "--port", str(port)]
+    else:
+        bind = ["--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+        command = [sys.executable, *SERVERS[server][:-1], *bind, SERVERS[server][-1]]
     process = subprocess.Popen(command, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -119,15 +137,20 @@ async def story(issuer: LocalIssuer, api_url: str) -> bool:
     return all(results)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    server = args[1] if len(args) == 2 and args[0] == "--server" else "fastapi"
+    if args and (server == "fastapi" or server not in SERVERS):
+        print(f"usage: demo [--server {'|'.join(SERVERS)}]", file=sys.stderr)
+        return 2
     with LocalIssuer(audience=AUDIENCE) as issuer:
         for client_id, (secret, scopes) in CLIENTS.items():
             issuer.add_client(client_id, secret, scopes)
         print(f"local issuer (development only): {issuer.issuer}")
         for client_id, (_, scopes) in CLIENTS.items():
             print(f"  client {client_id:13} granted: {' '.join(scopes) or '(nothing)'}")
-        with order_api(issuer) as api_url:
-            print(f"order API: {api_url}  (GENAUTH_ISSUER={issuer.issuer})\n")
+        with order_api(issuer, server) as api_url:
+            print(f"order API ({server}): {api_url}  (GENAUTH_ISSUER={issuer.issuer})\n")
             ok = asyncio.run(story(issuer, api_url))
         print(
             f"\ntoken requests at the issuer: {issuer.counts['token']} "
