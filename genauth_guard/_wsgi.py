@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from ._asgi import Mode, _PublicPaths, log_denial
-from ._bearer import DEFAULT_REALM, BearerSources, find_token
+from ._bearer import DEFAULT_REALM, BearerSources, find_token, header_token
 from ._config import _ENV_OPTIONS, GuardConfig
 from ._errors import GuardError, MissingCredentials, render
 from ._scopes import require
@@ -64,6 +64,10 @@ class RequestGuard:
         self.public_paths = _PublicPaths(public_paths)
         self.realm = realm
         self.sources = BearerSources(query=allow_query_token)
+        # Header-only reading (the default) memoises parsed header values, as the ASGI
+        # middleware does: a client reuses its token, so a hit costs one hash.
+        self._header_only = not allow_query_token
+        self._parsed: dict[bytes, str] = {}
 
     def is_public(self, path: str) -> bool:
         public = self.public_paths
@@ -77,6 +81,8 @@ class RequestGuard:
         """
         authorization = environ.get("HTTP_AUTHORIZATION")
         headers = [] if authorization is None else [(b"authorization", _bytes(authorization))]
+        if self._header_only:
+            return header_token(headers, self.sources.max_header_bytes, self._parsed)
         scope = {"headers": headers, "query_string": _bytes(environ.get("QUERY_STRING", ""))}
         return find_token(scope, self.sources)
 

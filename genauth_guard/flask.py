@@ -21,6 +21,7 @@ contract's responses, built by ``_errors.render``. State lives in
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, ParamSpec, TypeVar
 
@@ -74,8 +75,19 @@ class GenAuthGuard:
             option = self._options.get(name)
             return option if option is not None else app.config.get(name)
 
-        app.extensions[_KEY] = guard_from_settings(setting)
-        app.before_request(_authenticate)
+        guard = app.extensions[_KEY] = guard_from_settings(setting)
+
+        def authenticate() -> Response | None:
+            """Verify the request's token before any view runs (protect/identify)."""
+            try:
+                token = guard.authenticate(request.environ, request.path)
+            except GuardError as error:
+                return _refusal(guard, error)
+            if token is not None:  # g starts empty for each request: None needs no write
+                g.access_token = token
+            return None
+
+        app.before_request(authenticate)
 
     @staticmethod
     def verifier(app: Flask | None = None) -> Verifier:
@@ -96,16 +108,6 @@ def _refusal(guard: RequestGuard, error: GuardError) -> Response:
     return Response(body, status=status, headers=headers)
 
 
-def _authenticate() -> Response | None:
-    guard = _guard()
-    try:
-        g.access_token = guard.authenticate(request.environ, request.path)
-    except GuardError as error:
-        g.access_token = None
-        return _refusal(guard, error)
-    return None
-
-
 def access_token() -> AccessToken | None:
     """The verified token of the current request (``flask.g.access_token``), or None."""
     token = g.get("access_token")
@@ -120,19 +122,27 @@ def _decorator(
     required = frozenset(scopes)
 
     def decorate(view: Callable[_P, _R]) -> Callable[_P, _R | Response]:
+        # Decided once: a sync view is called as is, an async one through Flask.
+        is_async = inspect.iscoroutinefunction(view)
+
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            if is_async:
+                return current_app.ensure_sync(view)(*args, **kwargs)  # type: ignore[no-any-return]
+            return view(*args, **kwargs)
+
         @functools.wraps(view)
         def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R | Response:
             token = g.get("access_token")
             if type(token) is AccessToken and (
                 not token.scopes.isdisjoint(required) if any_of else required <= token.scopes
             ):
-                return current_app.ensure_sync(view)(*args, **kwargs)  # type: ignore[no-any-return]
+                return call(*args, **kwargs)
             guard = _guard()
             try:
                 check_scopes(access_token(), scopes, any_of)
             except GuardError as error:
                 return _refusal(guard, error)
-            return current_app.ensure_sync(view)(*args, **kwargs)  # type: ignore[no-any-return]
+            return call(*args, **kwargs)
 
         return guarded
 
