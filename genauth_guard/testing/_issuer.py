@@ -31,7 +31,7 @@ from ._serve import ServerThread
 
 __all__ = ["FaultMode", "LocalClient", "LocalIssuer"]
 
-FaultMode = Literal["error", "hang", "garbage"]
+FaultMode = Literal["error", "hang", "garbage", "slow"]
 Endpoint = Literal["discovery", "jwks", "token"]
 _ENDPOINTS: tuple[Endpoint, ...] = ("discovery", "jwks", "token")
 _HANG_SECONDS = 30.0
@@ -113,6 +113,7 @@ class LocalIssuer:
         self._state = _State()
         self._heals = 0
         self.hang_seconds = _HANG_SECONDS
+        self.slow_seconds = 0.5  # how long a "slow" endpoint waits before answering normally
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # ends hanging requests before the server waits
         for name, actions in (resources or {}).items():
@@ -270,6 +271,9 @@ class LocalIssuer:
     def fail(self, endpoint: Endpoint, mode: FaultMode = "error", times: int | None = None) -> None:
         """Make ``endpoint`` fail: ``error`` (HTTP 503), ``hang`` or ``garbage`` (not JSON).
 
+        ``slow`` is no failure: the endpoint answers normally after ``slow_seconds``
+        (so concurrent callers surely overlap one request, e.g. to test single flight).
+
         ``times`` limits the fault to the next N requests; None keeps it until healed.
         """
         with self._lock:
@@ -309,6 +313,9 @@ class LocalIssuer:
     async def _faulty(self, endpoint: Endpoint) -> Response | None:
         mode = self._enter(endpoint)
         if mode is None:
+            return None
+        if mode == "slow":
+            await asyncio.sleep(self.slow_seconds)
             return None
         if mode == "hang":
             generation = self._heals

@@ -2,20 +2,21 @@
 
 Every contract row in each mode, one new token from 100 threads (one JWKS fetch at
 the issuer), 100 unknown kids (at most one), an issuer down at start (503) and during
-load (stale keys serve, an unknown kid is a 503).
+load (stale keys serve, an unknown kid is a 503). The server runs 100 threads and the
+issuer's JWKS answers slowly where fetches are counted, so that all 100 requests are
+surely in the server during the fetch they share.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2
 import pytest
 from _contract import check_contract, contract_cases
+from _threads import together
 from _wsgi_kit import gunicorn
 
 from genauth_guard.testing import LocalIssuer, SigningKey
@@ -37,20 +38,9 @@ def issuer() -> Iterator[LocalIssuer]:
 def served(issuer: LocalIssuer, framework: str, mode: str, **env: str) -> Any:
     base = {"GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": issuer.audience}
     if framework == "flask":
-        return gunicorn(FLASK.format(mode=mode or "protect"), base | env)
+        return gunicorn(FLASK.format(mode=mode or "protect"), base | env, threads=THREADS)
     django = {"DJANGO_SETTINGS_MODULE": "_django_settings", "TEST_GUARD_MIDDLEWARE": mode}
-    return gunicorn(DJANGO, base | django | env)
-
-
-def together(count: int, work: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-
-    def run(index: int) -> Any:
-        barrier.wait()
-        return work(index)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
+    return gunicorn(DJANGO, base | django | env, threads=THREADS)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -74,25 +64,23 @@ def test_contract_and_concurrency(issuer: LocalIssuer, framework: str, mode: str
         rotated = issuer.rotate_keys()
         issuer.reset_counts()
         token = issuer.mint(scope="order:read", key=rotated)
+        issuer.fail("jwks", "slow", times=1)
         with httpx2.Client(base_url=url, limits=httpx2.Limits(max_connections=THREADS)) as many:
             statuses = together(THREADS, lambda _: many.get("/orders", headers=bearer(token)))
             assert [r.status_code for r in statuses] == [200] * THREADS
             assert issuer.counts["jwks"] == 1
 
-            # 100 threads with unknown kids. Requests reach the server's 32 threads
-            # spread over time, so a miss arriving after a shared fetch ended starts
-            # another: what bounds them is the rate limit (5 a minute, one of them
-            # spent on the rotation above). Simultaneous misses share one fetch: see
-            # tests/core/test_verify_sync.py.
+            # 100 threads with unknown kids: one more fetch, shared.
             stranger = SigningKey.generate()
             tokens = [
                 issuer.mint(scope="order:read", key=stranger, header={"kid": f"kid-{i}"})
                 for i in range(THREADS)
             ]
+            issuer.fail("jwks", "slow", times=1)
             refused = together(THREADS, lambda i: many.get("/orders", headers=bearer(tokens[i])))
         assert {r.status_code for r in refused} == {401}
         assert all(r.json()["error"] == "invalid_token" for r in refused)
-        assert issuer.counts["jwks"] <= 5
+        assert issuer.counts["jwks"] == 2
 
 
 @pytest.mark.parametrize("framework", ["flask", "drf"])
