@@ -1,13 +1,10 @@
-"""Settings of the DRF benchmark app (``bench.wsgi``); GENAUTH_* from the environment."""
+"""Settings of the DRF benchmark app (``bench.wsgi``): the example's, other URLs."""
 
 from __future__ import annotations
 
-from examples.order_api.django_app.settings import *  # noqa: F403 (the example's, but:)
+from examples.order_api.django_app.settings import *  # noqa: F403
 
 ROOT_URLCONF = "bench.drf_urls"
-REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["genauth_guard.django.GenAuthAuthentication"],
-    "EXCEPTION_HANDLER": "genauth_guard.django.exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "UNAUTHENTICATED_USER": None,
-}
+ALLOWED_HOSTS = ["*"]
+# CommonMiddleware sets Content-Length: the load generator reads keep-alive responses by it.
+MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
