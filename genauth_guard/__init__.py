@@ -1,8 +1,10 @@
 """genauth-guard: protect ASGI APIs with GenAuth / OIDC bearer access tokens.
 
 The whole public API is here. Framework adapters live in ``genauth_guard.starlette``
-(scope decorators) and ``genauth_guard.fastapi`` (dependencies); the development
-issuer and token minting in ``genauth_guard.testing``.
+(scope decorators), ``genauth_guard.fastapi`` (dependencies), ``genauth_guard.flask``
+(extension and decorators) and ``genauth_guard.django`` (middleware, DRF classes);
+the development issuer and token minting in ``genauth_guard.testing``. ``Verifier``
+serves async code (``verify``) and sync code (``verify_sync``) alike.
 
 Server side::
 

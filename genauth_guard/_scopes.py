@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._errors import InsufficientScope, InvalidToken, Reason
+from ._errors import InsufficientScope, InvalidToken, MissingCredentials, Reason
 from ._token import AccessToken
 
-__all__ = ["parse_scopes", "require"]
+__all__ = ["check_scopes", "parse_scopes", "require"]
 
 _NONE: frozenset[str] = frozenset()
 _BLANK = frozenset({""})
@@ -63,3 +63,12 @@ def require(token: AccessToken, scopes: Sequence[str], *, any_of: bool = False) 
             raise InsufficientScope(required, any_of=True)
     elif not granted.issuperset(required):
         raise InsufficientScope(required)
+
+
+def check_scopes(token: AccessToken | None, scopes: Sequence[str], any_of: bool = False) -> None:
+    """A route's requirement: 401 without a verified token (RFC 6750 3.1, no error
+    code), then :func:`require`; no scopes named means any verified token will do."""
+    if token is None:
+        raise MissingCredentials()
+    if scopes:
+        require(token, scopes, any_of=any_of)

@@ -12,32 +12,23 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ._asgi import Mode, _PublicPaths, log_denial
 from ._bearer import DEFAULT_REALM, BearerSources, find_token, header_token
 from ._config import _ENV_OPTIONS, GuardConfig
 from ._errors import GuardError, MissingCredentials, render
-from ._scopes import require
 from ._token import AccessToken
 from ._verifier import Verifier
 
-__all__ = ["RequestGuard", "check_scopes", "guard_from_settings"]
+__all__ = ["RequestGuard", "guard_from_settings"]
 
 logger = logging.getLogger("genauth_guard")
 
 Environ = Mapping[str, Any]
 #: The names of the GuardConfig options, as environment variables and settings keys.
 CONFIG_NAMES = ("GENAUTH_ISSUER", "GENAUTH_AUDIENCE", *(name for _, name, _ in _ENV_OPTIONS))
-
-
-def check_scopes(token: AccessToken | None, scopes: Sequence[str], any_of: bool) -> None:
-    """401 without a verified token, 403 when it lacks the scopes (RFC 6750 3.1)."""
-    if token is None:
-        raise MissingCredentials()
-    if scopes:  # no scopes named: any verified token will do
-        require(token, scopes, any_of=any_of)
 
 
 class RequestGuard:

@@ -37,8 +37,9 @@ from rest_framework.permissions import BasePermission
 
 from ._asgi import TokenUser
 from ._errors import GuardError, MissingCredentials, www_authenticate
+from ._scopes import check_scopes
 from ._token import AccessToken
-from ._wsgi import RequestGuard, check_scopes, guard_from_settings
+from ._wsgi import RequestGuard, guard_from_settings
 
 __all__ = [
     "GenAuthAuthentication",

@@ -30,9 +30,10 @@ from flask import Flask, Response, current_app, g, request
 from ._asgi import Mode
 from ._config import GuardConfig
 from ._errors import GuardError
+from ._scopes import check_scopes
 from ._token import AccessToken
 from ._verifier import Verifier
-from ._wsgi import RequestGuard, check_scopes, guard_from_settings
+from ._wsgi import RequestGuard, guard_from_settings
 
 __all__ = ["GenAuthGuard", "access_token", "require_any_scope", "require_scopes"]
 

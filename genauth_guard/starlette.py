@@ -24,8 +24,8 @@ from starlette.websockets import WebSocket
 
 from ._asgi import log_denial, send_error
 from ._bearer import DEFAULT_REALM
-from ._errors import GuardError, MissingCredentials, render
-from ._scopes import require
+from ._errors import GuardError, render
+from ._scopes import check_scopes
 from ._token import AccessToken
 
 __all__ = ["access_token", "require_any_scope", "require_scopes"]
@@ -41,11 +41,7 @@ def access_token(conn: HTTPConnection) -> AccessToken | None:
 
 
 def _check(conn: HTTPConnection, scopes: tuple[str, ...], any_of: bool) -> None:
-    token = access_token(conn)
-    if token is None:
-        raise MissingCredentials()
-    if scopes:  # no scopes named: any verified token will do
-        require(token, scopes, any_of=any_of)
+    check_scopes(access_token(conn), scopes, any_of)
 
 
 def _realm(conn: HTTPConnection, realm: str | None) -> str:
