@@ -224,6 +224,14 @@ _KeyFlow = Generator[_Step, bool | None, "VerificationKey"]
 _FETCH_HEADERS = {"accept": "application/json", "accept-encoding": "identity"}
 
 
+def _advance(flow: _KeyFlow, answer: bool | None) -> VerificationKey | _Step:
+    """The key flow's next step, or the key it ended with."""
+    try:
+        return flow.send(answer)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
 class _ThreadFlight:
     """One fetch shared by every thread that needs it (the sync single flight)."""
 
@@ -366,10 +374,9 @@ class JWKSKeySource:
         answer: bool | None = None
         while True:
             with self._lock:
-                try:
-                    step = flow.send(answer)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
+                step = _advance(flow, answer)
+            if isinstance(step, VerificationKey):
+                return step
             if step == "wait":
                 answer = await self._flight()
             else:
@@ -386,10 +393,9 @@ class JWKSKeySource:
         answer: bool | None = None
         while True:
             with self._lock:
-                try:
-                    step = flow.send(answer)
-                except StopIteration as done:
-                    return done.value  # type: ignore[no-any-return]
+                step = _advance(flow, answer)
+                if isinstance(step, VerificationKey):
+                    return step
                 # Joined under the lock that took the decision, so concurrent threads
                 # see the flight at once (and take no rate-limit token for it).
                 flight, leader = self._join_thread_flight()
