@@ -60,6 +60,7 @@ def order_api(issuer: LocalIssuer, server: str = "fastapi") -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": AUDIENCE}
     env.pop("GENAUTH_JWKS_URI", None)  # discovered from the issuer, as in production
+    env["DJANGO_SETTINGS_MODULE"] = "examples.order_api.django_app.settings"
     if server == "fastapi":
         command = [sys.executable, *SERVERS[server], "--host", "127.0.0.1", "--port", str(port)]
     else:
@@ -138,7 +139,7 @@ async def story(issuer: LocalIssuer, api_url: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    args = argv or []
     server = args[1] if len(args) == 2 and args[0] == "--server" else "fastapi"
     if args and (server == "fastapi" or server not in SERVERS):
         print(f"usage: demo [--server {'|'.join(SERVERS)}]", file=sys.stderr)
@@ -161,4 +162,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

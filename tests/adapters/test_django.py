@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
+import _django_settings
 import django
 import httpx2
 import pytest
 from _contract import CASES, REALM, Case, case_named, check_contract
 from _wsgi_kit import as_httpx
+from django.conf import settings
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "_django_settings")
-django.setup()
+# Configured in code, not through DJANGO_SETTINGS_MODULE: that variable would reach the
+# servers other tests start as subprocesses.
+if not settings.configured:
+    settings.configure(
+        **{
+            name: getattr(_django_settings, name)
+            for name in dir(_django_settings)
+            if name.isupper()
+        }
+    )
+    django.setup()
 
-from django.test import AsyncClient, Client, override_settings  # noqa: E402
+from django.test import AsyncClient, Client, override_settings
 
-from genauth_guard.django import get_guard  # noqa: E402
-from genauth_guard.testing import LocalIssuer  # noqa: E402
+from genauth_guard.django import get_guard
+from genauth_guard.testing import LocalIssuer
 
 MIDDLEWARE = "genauth_guard.django.GenAuthMiddleware"
 # DRF alone (its authentication class), then the middleware in front in either mode.
