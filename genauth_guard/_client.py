@@ -29,7 +29,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote_plus
 
 import httpx2
@@ -209,8 +209,32 @@ class _LoopState:
 # -- the auth -----------------------------------------------------------------------------
 
 
-class ClientCredentialsAuth(httpx2.Auth):
+def _auth_base() -> type[httpx2.Auth]:
+    """``httpx2.Auth``, plus ``httpx.Auth`` when httpx is installed.
+
+    Each library's client refuses an ``auth`` that is not an instance of its own
+    ``Auth``; both call only ``sync_auth_flow`` / ``async_auth_flow`` and read
+    ``requires_request_body`` / ``requires_response_body`` (set here or on the base),
+    and their requests and responses offer the same attributes the flow uses.
+    """
+    try:
+        import httpx
+    except ImportError:
+        return httpx2.Auth
+    return type("_Auth", (httpx2.Auth, httpx.Auth), {"__module__": __name__})
+
+
+if TYPE_CHECKING:
+    _AuthBase = httpx2.Auth
+else:
+    _AuthBase = _auth_base()
+
+
+class ClientCredentialsAuth(_AuthBase):
     """Bearer tokens from the client_credentials grant (RFC 6749 section 4.4).
+
+    Works with ``httpx2.Client`` / ``httpx2.AsyncClient`` and, when httpx is
+    installed, with ``httpx.Client`` / ``httpx.AsyncClient`` too.
 
     ::
 
@@ -386,7 +410,8 @@ class ClientCredentialsAuth(httpx2.Auth):
         assert isinstance(token, str)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        assert isinstance(response, httpx2.Response)
+        # An httpx2.Response, or an httpx.Response when the auth serves an httpx client.
+        assert not isinstance(response, str)
         if not is_invalid_token_challenge(response):
             return
         logger.info("the API refused the token (invalid_token); fetching a new one")
