@@ -80,9 +80,20 @@ class InvalidToken(GuardError):
     status = 401
     code = "invalid_token"
 
-    def __init__(self, reason: Reason, description: str) -> None:
+    def __init__(
+        self,
+        reason: Reason,
+        description: str,
+        *,
+        actual: object = None,
+        expected: object = None,
+    ) -> None:
         super().__init__(description)
         self.reason = reason
+        # For the server log only (never rendered): the token's unverified value and
+        # what the configuration expected, so an operator can see why it was refused.
+        self.actual = actual
+        self.expected = expected
 
 
 class InsufficientScope(GuardError):

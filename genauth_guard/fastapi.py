@@ -34,6 +34,7 @@ from starlette.websockets import WebSocket
 from ._asgi import BearerAuth, TokenUser, TokenVerifier, log_denial, send_error
 from ._bearer import DEFAULT_REALM, BearerSources, find_token, is_form_candidate, token_from_form
 from ._errors import GuardError, MissingCredentials, render
+from ._refusal_log import RefusalLog
 from ._scopes import require
 from ._token import AccessToken
 
@@ -105,6 +106,7 @@ class FastAPIGuard:
         self.owns_verifier = config is not None
         self.realm = realm
         self.sources = BearerSources(query=allow_query_token, form=allow_form_token)
+        self.refusals = RefusalLog()  # what this guard has logged lately
         self.scheme: SecurityBase
         if token_url is not None:
             # Swagger UI then fetches a token itself from a client id and secret.
@@ -196,7 +198,7 @@ class FastAPIGuard:
                 if scopes:
                     require(token, scopes, any_of=any_of)
             except GuardError as error:
-                log_denial(error, conn.scope)
+                log_denial(error, conn.scope, self.refusals)
                 raise GuardHTTPException(error, self.realm) from None
             return token
 
@@ -225,7 +227,7 @@ class FastAPIGuard:
             try:
                 return await self.authenticate(conn)
             except GuardError as error:
-                log_denial(error, conn.scope)
+                log_denial(error, conn.scope, self.refusals)
                 raise GuardHTTPException(error, self.realm) from None
 
         return dependency

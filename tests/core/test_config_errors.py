@@ -38,25 +38,25 @@ def test_plain_http_is_fine_on_loopback_or_when_allowed() -> None:
 
 def test_env_errors_name_the_variable_and_its_spelling() -> None:
     env = {**GOOD, "GENAUTH_ISSUER": "http://10.1.2.3/oidc"}
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(ValueError, match="plain http") as raised:
         GuardConfig.from_env(env)
     assert str(raised.value).startswith("GENAUTH_ISSUER: ")
     assert "GENAUTH_ALLOW_HTTP=true" in str(raised.value)
     assert "allow_http=True" not in str(raised.value)
-    with pytest.raises(ValueError, match="^GENAUTH_LEEWAY: leeway must not be negative"):
+    with pytest.raises(ValueError, match=r"^GENAUTH_LEEWAY: leeway must not be negative"):
         GuardConfig.from_env({**GOOD, "GENAUTH_LEEWAY": "-1"})
     GuardConfig.from_env({**env, "GENAUTH_ALLOW_HTTP": "true"})
 
 
 def test_an_override_is_not_blamed_on_the_environment() -> None:
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(ValueError, match="leeway") as raised:
         GuardConfig.from_env(GOOD, leeway=-1)
     assert "GENAUTH_LEEWAY" not in str(raised.value)
 
 
 def test_unknown_variable_warns_with_the_closest_name() -> None:
     env = {**GOOD, "GENAUTH_JWKS_URL": "https://x/jwks", "GENAUTH_ZZZ": "1"}
-    with pytest.warns(UserWarning) as caught:
+    with pytest.warns(UserWarning, match="unknown environment variable") as caught:
         GuardConfig.from_env(env)
     messages = [str(w.message) for w in caught]
     assert any("GENAUTH_JWKS_URL" in m and "GENAUTH_JWKS_URI" in m for m in messages)
