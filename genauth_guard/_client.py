@@ -343,6 +343,16 @@ class ClientCredentialsAuth(_AuthBase):
         """A valid access token (cached, or fetched now), from async code."""
         return await self._async_token(stale=None)
 
+    @property
+    def granted_scope(self) -> str | None:
+        """The ``scope`` of the cached token's response (RFC 6749 5.1), when it said one.
+
+        Issuers may grant less than was asked for; RFC 6749 5.1 then requires them to
+        say what they granted.
+        """
+        token = self._token
+        return token.scope if token is not None else None
+
     def invalidate(self, token: str | None = None) -> None:
         """Forget the cached token (only if it is ``token``, when given).
 
