@@ -188,11 +188,11 @@ def _check_discovery(
         else:
             report.add("ok", "clock", f"within {abs(offset):.0f} s of the issuer's Date header")
     if isinstance(document.get("token_endpoint"), str):
-        report.add("ok", "token", f"token endpoint {printable(document['token_endpoint'])}")
+        report.add("ok", "endpoint", f"token endpoint {printable(document['token_endpoint'])}")
     else:
         report.add(
             "note",
-            "token",
+            "endpoint",
             "no token_endpoint advertised: callers cannot discover where to get tokens",
             "give callers the token URL (ClientCredentialsAuth(token_url=...))",
         )
