@@ -223,11 +223,24 @@ async def send_error(
         await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": reason})
 
 
+def _route_path(path: str, root: str) -> str:
+    """``path`` as the app's routes see it under a ``root_path`` (a reverse proxy's prefix).
+
+    The ASGI spec has ``path`` include ``root_path`` (uvicorn ``--root-path``), and the
+    router matches what follows it; so do public paths. ``path`` starts with ``root``.
+    """
+    rest = path[len(root) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path  # "/orders-svcx" is not under "/orders-svc"
+
+
 class _PublicPaths:
     """Exact paths (``"/health"``) and prefixes written ``"/docs/*"``.
 
     ``"/docs/*"`` matches ``/docs`` and everything under ``/docs/``, never ``/docsx``.
-    Matching is on ``scope["path"]`` as the server decoded it, with no normalisation.
+    Matching is on the path the app's routes see: ``scope["path"]`` as the server
+    decoded it, without the ``root_path`` prefix when it has one, with no normalisation.
     """
 
     def __init__(self, patterns: Iterable[str]) -> None:
@@ -319,6 +332,9 @@ class GuardMiddleware:
                 await self.app(scope, receive, send)
             return
         path = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = _route_path(path, root)
         if path in self._public_exact or (
             self._public_prefixes and path.startswith(self._public_prefixes)
         ):

@@ -50,7 +50,7 @@ from ._token import AccessToken
 if TYPE_CHECKING:
     from ._config import GuardConfig
 
-__all__ = ["FastAPIGuard", "GuardHTTPException", "guard_exception_handler"]
+__all__ = ["FastAPIGuard", "GuardHTTPException", "docs_paths", "guard_exception_handler"]
 
 TokenDependency = Callable[..., Awaitable[AccessToken]]
 OptionalTokenDependency = Callable[..., Awaitable[AccessToken | None]]
@@ -82,6 +82,21 @@ async def guard_exception_handler(conn: HTTPConnection, exc: Exception) -> Respo
         return None
     status, headers, body = render(exc.error, exc.realm)
     return Response(body, status_code=status, headers=dict(headers))
+
+
+def docs_paths(app: FastAPI) -> list[str]:
+    """The paths of ``app``'s interactive docs, to pass as public paths together.
+
+    Swagger UI needs ``/docs``, ``/openapi.json`` and ``/docs/oauth2-redirect``; ReDoc
+    ``/redoc``. Each is the app's own setting, so renamed or disabled ones follow::
+
+        app.add_middleware(GuardMiddleware, config=config,
+                           public_paths=["/health", *docs_paths(app)])
+    """
+    # FastAPI serves the OAuth2 redirect page only along with Swagger UI.
+    redirect = app.swagger_ui_oauth2_redirect_url if app.docs_url else None
+    urls = (app.docs_url, app.openapi_url, redirect, app.redoc_url)
+    return [url for url in urls if url]
 
 
 class FastAPIGuard:
