@@ -77,6 +77,11 @@ class ClientCredentialsError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
 
+    @property
+    def status(self) -> int | None:
+        """Alias of ``status_code``, the name every genauth-guard error uses."""
+        return self.status_code
+
 
 class TokenRequestError(ClientCredentialsError):
     """The token endpoint answered with an OAuth error (RFC 6749 section 5.2).

@@ -56,6 +56,12 @@ class GuardError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.description!r})"
 
+    @property
+    def status_code(self) -> int:
+        """The HTTP status, under the name every genauth-guard error uses (``status``
+        is the same value, kept as an alias)."""
+        return self.status
+
 
 class MissingCredentials(GuardError):
     """No bearer token was sent (RFC 6750 section 3.1: no error code)."""

@@ -79,3 +79,24 @@ def test_every_documented_variable_is_known() -> None:
     # Families written with a wildcard in prose, e.g. GENAUTH_JWKS_*.
     documented = {name for name in documented if not name.endswith("_")}
     assert documented - known_env_names() == set()
+
+
+def test_every_error_has_status_code_and_the_status_alias() -> None:
+    from genauth_guard import InsufficientScope, KeysUnavailable, MissingCredentials
+    from genauth_guard._client import TokenEndpointUnavailable, TokenRequestError
+    from genauth_guard._errors import InvalidToken, Reason
+
+    server = [
+        MissingCredentials(),
+        InvalidToken(Reason.EXPIRED, "token expired"),
+        InsufficientScope(["order:read"]),
+        KeysUnavailable(),
+    ]
+    assert [e.status_code for e in server] == [401, 401, 403, 503]
+    assert all(e.status == e.status_code for e in server)
+    client = [
+        TokenRequestError("invalid_client", None, status_code=401),
+        TokenEndpointUnavailable("down", attempts=3),
+    ]
+    assert [e.status_code for e in client] == [401, None]
+    assert all(e.status == e.status_code for e in client)
