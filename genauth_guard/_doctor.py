@@ -25,7 +25,7 @@ from ._errors import GuardError, InvalidToken
 from ._jwks import JWKSError, parse_jwks
 from ._jws import parse_compact
 from ._refusal_log import printable
-from ._verifier import Verifier
+from ._verifier import _DEFAULT_TYPES, _RFC9068_TYPES, Verifier
 
 __all__ = ["Check", "Report", "diagnose", "unverified_parts"]
 
@@ -277,13 +277,12 @@ def _check_token(
             "allow it with GENAUTH_ALGORITHMS if the issuer signs with it",
         )
     typ = header.get("typ")
-    accepted_types = ("at+jwt", "application/at+jwt")
-    if config.strict_rfc9068 and (not isinstance(typ, str) or typ.lower() not in accepted_types):
-        report.add("problem", "typ", f"{printable(typ)}: strict RFC 9068 needs at+jwt")
-    elif typ is not None and (
-        not isinstance(typ, str) or typ.lower() not in ("jwt", "application/jwt", *accepted_types)
-    ):
-        report.add("problem", "typ", f"{printable(typ)} is not an access token type")
+    # The verifier's own sets: the rule is written once.
+    types = _RFC9068_TYPES if config.strict_rfc9068 else _DEFAULT_TYPES
+    if typ is None and config.strict_rfc9068:
+        report.add("problem", "typ", "missing: strict RFC 9068 needs at+jwt")
+    elif typ is not None and (not isinstance(typ, str) or typ.lower() not in types):
+        report.add("problem", "typ", f"{printable(typ)} is not an accepted type {sorted(types)}")
     else:
         report.add("ok", "typ", f"{printable(typ)}")
     kid = header.get("kid")

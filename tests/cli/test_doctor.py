@@ -99,7 +99,7 @@ def test_clock_offset_beyond_the_leeway(issuer: LocalIssuer) -> None:
         ({"audience": "another-app"}, "aud", "token is for another app"),
         ({"claims": {"nonce": "n-0S6", "at_hash": "x"}}, "kind", "an ID token"),
         ({"expires_in": -3600}, "exp", "expired"),
-        ({"header": {"typ": "logout+jwt"}}, "typ", "not an access token type"),
+        ({"header": {"typ": "logout+jwt"}}, "typ", "is not an accepted type"),
         ({"claims": {"iss": "https://other.example/oidc"}}, "iss", "configured"),
     ],
 )
