@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from _corekit import AUDIENCE, MakeVerifier, assert_not_echoed
 from _threads import together
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_attacks import ATTACKS, World
 
 from genauth_guard._config import GuardConfig
@@ -137,3 +140,42 @@ def test_a_bug_in_a_key_source_is_a_503_not_a_crash(issuer: LocalIssuer) -> None
     verifier = Verifier(config, key_sources={issuer.issuer: broken})
     with pytest.raises(KeysUnavailable):
         verifier.verify_sync(issuer.mint(scope="order:read"))
+
+
+@pytest.fixture(scope="module")
+def both(shared_issuer: LocalIssuer) -> Iterator[tuple[Verifier, asyncio.AbstractEventLoop]]:
+    """One verifier (cache off) with its keys, and a loop to drive its async side."""
+    loop = asyncio.new_event_loop()
+    config = GuardConfig(issuer=shared_issuer.issuer, audience=AUDIENCE, token_cache_size=0)
+    verifier = Verifier(config)
+    verifier.warm_up_sync()
+    yield verifier, loop
+    loop.run_until_complete(verifier.aclose())
+    loop.close()
+
+
+@pytest.fixture(scope="module")
+def seeds(shared_issuer: LocalIssuer) -> list[str]:
+    """Tokens to mutate: valid, expired, for another audience."""
+    return [
+        shared_issuer.mint(scope="order:read"),
+        shared_issuer.mint(scope="order:read", expires_in=-3600),
+        shared_issuer.mint(audience="another-api"),
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_verify_and_verify_sync_agree_on_mutated_tokens(
+    both: tuple[Verifier, asyncio.AbstractEventLoop], seeds: list[str], data: st.DataObject
+) -> None:
+    """Whatever the input, both entry points give the same token or the same error."""
+    verifier, loop = both
+    token = data.draw(st.sampled_from(seeds))
+    position = data.draw(st.integers(0, len(token)))
+    cut = data.draw(st.integers(0, 3))
+    insert = data.draw(st.text(alphabet="AZaz09-_.=+/ ", max_size=4))
+    mutated = token[:position] + insert + token[position + cut :]
+    synced = outcome(lambda: verifier.verify_sync(mutated))
+    awaited = outcome(lambda: loop.run_until_complete(verifier.verify(mutated)))
+    assert synced == awaited
