@@ -132,7 +132,10 @@ def guard_from_settings(
             value = get(name)
             if value is not None:
                 merged[name] = _setting_text(value)
-        config = GuardConfig.from_env(merged)
+        try:
+            config = GuardConfig.from_env(merged)
+        except ValueError as exc:  # name where the values came from
+            raise ValueError(f"genauth-guard settings (or environment): {exc}") from None
     elif not isinstance(config, GuardConfig):
         raise TypeError("GENAUTH_CONFIG must be a GuardConfig")
     public = get("GENAUTH_PUBLIC_PATHS") or ()

@@ -81,6 +81,7 @@ class GenAuthMiddleware:
     async_capable = True
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        get_guard()  # built when Django loads its middleware: bad settings stop startup
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:

@@ -27,7 +27,8 @@ if not settings.configured:
 
 from django.test import AsyncClient, Client, override_settings
 
-from genauth_guard.django import get_guard
+from genauth_guard import GuardConfig
+from genauth_guard.django import GenAuthMiddleware, get_guard
 from genauth_guard.testing import LocalIssuer
 
 MIDDLEWARE = "genauth_guard.django.GenAuthMiddleware"
@@ -45,9 +46,8 @@ def configured(issuer: LocalIssuer) -> Iterator[Any]:
     applied: list[override_settings] = []
 
     def apply(**extra: Any) -> None:
-        override = override_settings(
-            GENAUTH_ISSUER=issuer.issuer, GENAUTH_AUDIENCE=issuer.audience, **extra
-        )
+        base = {"GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": issuer.audience}
+        override = override_settings(**(base | extra))
         override.enable()
         applied.append(override)
 
@@ -186,3 +186,27 @@ def test_settings_changes_rebuild_the_guard(issuer: LocalIssuer, configured: Any
     configured(GENAUTH_REALM="elsewhere")
     assert get_guard() is not first
     assert get_guard().realm == "elsewhere"
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [({"GENAUTH_AUDIENCE": None}, "GENAUTH_AUDIENCE"), ({"GENAUTH_LEEWAY": "soon"}, "LEEWAY")],
+)
+def test_bad_settings_stop_the_middleware_at_startup(
+    configured: Any, bad: dict[str, Any], named: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GENAUTH_AUDIENCE", raising=False)  # the settings' fallback
+    configured(**bad)
+    with pytest.raises(ValueError, match=named):
+        GenAuthMiddleware(lambda request: None)
+
+
+def test_a_guard_config_setting_wins(issuer: LocalIssuer, configured: Any) -> None:
+    configured(
+        GENAUTH_CONFIG=GuardConfig(issuer=issuer.issuer, audience="another-api"),
+        GENAUTH_AUDIENCE="ignored",
+        **SETUPS["identify"],
+    )
+    refused = get("/orders", bearer(issuer.mint(scope="order:read")))
+    assert refused.json()["error_description"] == "audience not accepted"
+    assert get("/orders", bearer(issuer.mint(scope="order:read", audience="another-api"))).json()

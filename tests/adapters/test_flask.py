@@ -13,6 +13,7 @@ from _wsgi_kit import as_httpx
 from flask import Flask
 from flask.testing import FlaskClient
 
+from genauth_guard import GuardConfig
 from genauth_guard.flask import GenAuthGuard, require_any_scope
 from genauth_guard.testing import LocalIssuer
 
@@ -132,3 +133,25 @@ def test_decorator_without_the_extension_says_so() -> None:
     app.testing = True
     with pytest.raises(RuntimeError, match="init_app"):
         app.test_client().get("/x")
+
+
+def test_a_guard_config_in_app_config_wins(issuer: LocalIssuer, make_app: Any) -> None:
+    config = GuardConfig(issuer=issuer.issuer, audience="another-api")
+    client = make_app(GENAUTH_CONFIG=config, GENAUTH_MODE="identify").test_client()
+    refused = get(client, "/orders", bearer(issuer.mint(scope="order:read")))
+    assert refused.json()["error_description"] == "audience not accepted"
+    accepted = get(
+        client, "/orders", bearer(issuer.mint(scope="order:read", audience="another-api"))
+    )
+    assert accepted.status_code == 200
+
+
+def test_settings_read_as_their_environment_variables(issuer: LocalIssuer, make_app: Any) -> None:
+    # Lists, numbers and booleans as Python values, as in app.config.
+    client = make_app(
+        GENAUTH_AUDIENCE=["order-api", "billing-api"],
+        GENAUTH_LEEWAY=0,
+        GENAUTH_ALLOW_HTTP=False,
+    ).test_client()
+    token = issuer.mint(scope="order:read", audience="billing-api")
+    assert get(client, "/orders", bearer(token)).status_code == 200
