@@ -7,6 +7,7 @@ and the reason for it, in ``docs/configuration.md``.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -14,12 +15,36 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-__all__ = ["SUPPORTED_ALGORITHMS", "ClaimCheck", "GuardConfig"]
+__all__ = [
+    "DPOP_ALGORITHMS",
+    "DPOP_MODES",
+    "SUPPORTED_ALGORITHMS",
+    "ClaimCheck",
+    "GuardConfig",
+]
 
 #: Algorithms the verifier can check with the RSA keys of a JWKS (RFC 7518 3.3, 3.5).
 SUPPORTED_ALGORITHMS: frozenset[str] = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
 )
+
+#: Asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none or MAC).
+DPOP_ALGORITHMS: frozenset[str] = frozenset(
+    {
+        "ES256",
+        "ES384",
+        "ES512",
+        "RS256",
+        "RS384",
+        "RS512",
+        "PS256",
+        "PS384",
+        "PS512",
+        "EdDSA",
+    }
+)
+#: ``dpop`` modes: bearer only, both schemes, DPoP only (RFC 9449 section 7).
+DPOP_MODES = ("off", "allowed", "required")
 
 #: A claim check: a value the claim must equal, a sequence (list or tuple) whose
 #: members must all be included in the claim, or a predicate returning True to accept.
@@ -131,6 +156,20 @@ class GuardConfig:
     """Seconds allowed for each discovery or JWKS request."""
     allow_http: bool = False
     """Allow plain http for non-loopback issuer and JWKS URLs (development only)."""
+    dpop: str = "allowed"
+    """DPoP (RFC 9449): ``off`` (bearer only), ``allowed`` (both) or ``required``."""
+    dpop_algorithms: Sequence[str] = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+    """Allow-list of DPoP proof ``alg`` values (asymmetric only, RFC 9449 section 4.2)."""
+    dpop_proof_window: float = 60.0
+    """Seconds a proof's ``iat`` may lie in the past (plus ``leeway`` both ways)."""
+    dpop_nonce: bool = False
+    """Require server nonces in proofs (RFC 9449 section 9)."""
+    dpop_nonce_lifetime: float = 300.0
+    """Seconds between nonce rotations; a nonce is accepted for two such periods."""
+    dpop_replay_cache_size: int = 100_000
+    """Proof ``jti`` values remembered per process (RFC 9449 section 11.1)."""
+    trusted_proxies: Sequence[str] = ()
+    """Addresses or networks whose forwarded headers give the URL for ``htu``."""
 
     issuers: tuple[str, ...] = field(init=False)
     audiences: tuple[str, ...] = field(init=False)
@@ -183,6 +222,38 @@ class GuardConfig:
         _positive(self.http_timeout, "http_timeout")
         put("strict_rfc9068", bool(self.strict_rfc9068))
         put("allow_http", bool(self.allow_http))
+        if self.dpop not in DPOP_MODES:
+            raise ValueError(f"dpop must be one of {', '.join(DPOP_MODES)}, not {self.dpop!r}")
+        dpop_algs = (
+            (self.dpop_algorithms,)
+            if isinstance(self.dpop_algorithms, str)
+            else tuple(self.dpop_algorithms)
+        )
+        for alg in dpop_algs:
+            if alg not in DPOP_ALGORITHMS:
+                raise ValueError(
+                    f"dpop_algorithms: {alg!r} is not an asymmetric JWS algorithm supported for "
+                    f"DPoP proofs; choose from {sorted(DPOP_ALGORITHMS)}"
+                )
+        if not dpop_algs and self.dpop != "off":
+            raise ValueError("dpop_algorithms must name at least one algorithm, e.g. 'ES256'")
+        put("dpop_algorithms", tuple(dict.fromkeys(dpop_algs)))
+        _positive(self.dpop_proof_window, "dpop_proof_window")
+        put("dpop_nonce", bool(self.dpop_nonce))
+        _positive(self.dpop_nonce_lifetime, "dpop_nonce_lifetime")
+        _int_option(self.dpop_replay_cache_size, "dpop_replay_cache_size", 1)
+        proxies = (
+            (self.trusted_proxies,)
+            if isinstance(self.trusted_proxies, str)
+            else tuple(self.trusted_proxies)
+        )
+        try:
+            networks = tuple(str(ipaddress.ip_network(p, strict=False)) for p in proxies)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "trusted_proxies must be IP addresses or networks such as '10.0.0.0/8'"
+            ) from None
+        put("trusted_proxies", networks)
 
     @property
     def effective_required_claims(self) -> tuple[str, ...]:
@@ -275,4 +346,11 @@ _ENV_OPTIONS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("stale_max_age", "GENAUTH_JWKS_STALE_MAX_AGE", float),
     ("http_timeout", "GENAUTH_HTTP_TIMEOUT", float),
     ("allow_http", "GENAUTH_ALLOW_HTTP", _bool),
+    ("dpop", "GENAUTH_DPOP", str.lower),
+    ("dpop_algorithms", "GENAUTH_DPOP_ALGORITHMS", _split_nonempty),
+    ("dpop_proof_window", "GENAUTH_DPOP_PROOF_WINDOW", float),
+    ("dpop_nonce", "GENAUTH_DPOP_NONCE", _bool),
+    ("dpop_nonce_lifetime", "GENAUTH_DPOP_NONCE_LIFETIME", float),
+    ("dpop_replay_cache_size", "GENAUTH_DPOP_REPLAY_CACHE_SIZE", int),
+    ("trusted_proxies", "GENAUTH_TRUSTED_PROXIES", _split),
 )

@@ -19,19 +19,31 @@ offers an "Authorize" button.
 # No ``from __future__ import annotations``: FastAPI reads these signatures at runtime.
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import FastAPI, HTTPException, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import HTTPBearer, OAuth2
 from fastapi.security.base import SecurityBase
+from fastapi.security.http import HTTPBase
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 
-from ._asgi import BearerAuth, TokenUser, TokenVerifier, log_denial, send_error
+from ._asgi import (
+    BearerAuth,
+    TokenUser,
+    TokenVerifier,
+    authenticate_dpop,
+    challenge_of,
+    dpop_of,
+    log_denial,
+    refuse_bearer,
+    send_error,
+)
 from ._bearer import DEFAULT_REALM, BearerSources, find_token, is_form_candidate, token_from_form
 from ._errors import GuardError, MissingCredentials, render
 from ._scopes import require
@@ -54,13 +66,23 @@ class GuardHTTPException(HTTPException):
     :func:`guard_exception_handler` answers with exactly the contract body.
     """
 
-    def __init__(self, error: GuardError, realm: str) -> None:
-        status, headers, _ = render(error, realm)
-        kept = {n: v for n, v in headers if n in ("www-authenticate", "retry-after")}
+    def __init__(
+        self,
+        error: GuardError,
+        realm: str,
+        challenge: tuple[Sequence[str], bool] = ((), True),
+    ) -> None:
+        status, headers, _ = render(error, realm, dpop_algs=challenge[0], bearer=challenge[1])
+        kept: dict[str, str] = {}
+        for name, value in headers:
+            if name in ("www-authenticate", "retry-after", "dpop-nonce"):
+                # A dict holds one value per name: challenges join (RFC 9110 11.6.1).
+                kept[name] = f"{kept[name]}, {value}" if name in kept else value
         detail = {"error": error.code or "unauthorized", "error_description": error.description}
         super().__init__(status_code=status, detail=detail, headers=kept)
         self.error = error
         self.realm = realm
+        self.challenge = challenge
 
 
 async def guard_exception_handler(conn: HTTPConnection, exc: Exception) -> Response | None:
@@ -68,10 +90,14 @@ async def guard_exception_handler(conn: HTTPConnection, exc: Exception) -> Respo
     assert isinstance(exc, GuardHTTPException)
     if isinstance(conn, WebSocket):
         # Refused before accept: the denial response extension or a 1008 close.
-        await send_error(conn.scope, conn.receive, conn.send, exc.error, exc.realm)
+        await send_error(conn.scope, conn.receive, conn.send, exc.error, exc.realm, exc.challenge)
         return None
-    status, headers, body = render(exc.error, exc.realm)
-    return Response(body, status_code=status, headers=dict(headers))
+    algs, bearer = exc.challenge
+    status, headers, body = render(exc.error, exc.realm, dpop_algs=algs, bearer=bearer)
+    response = Response(body, status_code=status)
+    # Raw headers: two WWW-Authenticate challenges must stay two headers.
+    response.raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    return response
 
 
 class FastAPIGuard:
@@ -104,6 +130,19 @@ class FastAPIGuard:
         self.verifier: TokenVerifier = verifier
         self.owns_verifier = config is not None
         self.realm = realm
+        self.dpop = dpop_of(verifier)
+        self.challenge = challenge_of(self.dpop)
+        # RFC 9449 section 7.1: the DPoP scheme, documented beside the bearer one.
+        self.dpop_scheme: SecurityBase | None = (
+            HTTPBase(
+                scheme="DPoP",
+                scheme_name="dpop",
+                description="A DPoP-bound access token with a DPoP proof header, RFC 9449.",
+                auto_error=False,
+            )
+            if self.dpop is not None
+            else None
+        )
         self.sources = BearerSources(query=allow_query_token, form=allow_form_token)
         self.scheme: SecurityBase
         if token_url is not None:
@@ -175,31 +214,63 @@ class FastAPIGuard:
             # Starlette caches the body on the request, so the endpoint still reads it.
             form_token = token_from_form(await conn.body())
         raw = find_token(conn.scope, self.sources, form_token)
-        if raw is None:
-            return None
-        token = await self.verifier.verify(raw)
-        conn.scope["auth"], conn.scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
+        if raw is not None:
+            if self.dpop is not None and not self.dpop.bearer_allowed:
+                raise refuse_bearer()
+            token = await self.verifier.verify(raw)
+        else:
+            token = await authenticate_dpop(self.verifier, self.dpop, conn.scope)
+            if token is None:
+                return None
+        conn.scope["auth"] = BearerAuth(token, self.realm, self.challenge)
+        conn.scope["user"] = TokenUser(token)
         return token
+
+    def _schemes(self, scopes: Sequence[str] = ()) -> list[inspect.Parameter]:
+        """The security parameters documenting the schemes in OpenAPI (alternatives)."""
+        schemes = []
+        if self.dpop is None or self.dpop.bearer_allowed:
+            schemes.append(self.scheme)
+        if self.dpop_scheme is not None:
+            schemes.append(self.dpop_scheme)
+        return [
+            inspect.Parameter(
+                f"_scheme{i}",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[Any, Security(cast(Any, scheme), scopes=list(scopes))],
+            )
+            for i, scheme in enumerate(schemes)
+        ]
+
+    def _signed(self, func: Callable[..., Any], scopes: Sequence[str] = ()) -> None:
+        """Give ``func`` the signature FastAPI reads: the connection, then the schemes."""
+        conn = inspect.Parameter(
+            "conn", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=HTTPConnection
+        )
+        func.__signature__ = inspect.Signature([conn, *self._schemes(scopes)])  # type: ignore[attr-defined]
 
     def _dependency(self, scopes: tuple[str, ...], any_of: bool) -> TokenDependency:
         if any_of and not scopes:
             raise ValueError("require_any_scope needs at least one scope")
 
-        async def dependency(
-            conn: HTTPConnection,
-            _: Annotated[Any, Security(self.scheme, scopes=list(scopes))],
-        ) -> AccessToken:
+        async def dependency(conn: HTTPConnection, **_: Any) -> AccessToken:
             try:
                 token = await self.authenticate(conn)
                 if token is None:
                     raise MissingCredentials()
                 if scopes:
-                    require(token, scopes, any_of=any_of)
+                    try:
+                        require(token, scopes, any_of=any_of)
+                    except GuardError as error:
+                        if token.dpop_bound:  # the scheme the caller used (RFC 9449 7.1)
+                            error.scheme = "DPoP"
+                        raise
             except GuardError as error:
                 log_denial(error, conn.scope)
-                raise GuardHTTPException(error, self.realm) from None
+                raise GuardHTTPException(error, self.realm, self.challenge) from None
             return token
 
+        self._signed(dependency, scopes)
         return dependency
 
     def require_scopes(self, *scopes: str) -> TokenDependency:
@@ -219,13 +290,12 @@ class FastAPIGuard:
         A token that is sent but invalid is still refused (401).
         """
 
-        async def dependency(
-            conn: HTTPConnection, _: Annotated[Any, Security(self.scheme)]
-        ) -> AccessToken | None:
+        async def dependency(conn: HTTPConnection, **_: Any) -> AccessToken | None:
             try:
                 return await self.authenticate(conn)
             except GuardError as error:
                 log_denial(error, conn.scope)
-                raise GuardHTTPException(error, self.realm) from None
+                raise GuardHTTPException(error, self.realm, self.challenge) from None
 
+        self._signed(dependency)
         return dependency
