@@ -17,12 +17,10 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 import httpx2
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
 from ._config import ClaimCheck, GuardConfig
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
+from ._jwa import SignatureCheck, signature_check
 from ._jwks import JWKSKeySource
 from ._jws import parse_compact
 from ._scopes import parse_scopes
@@ -49,23 +47,8 @@ _MAX_KID = 256
 _DEFAULT_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 _RFC9068_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
-_HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = MappingProxyType(
-    {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
-)
-
-
-_Scheme = tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]
-# A checked header, its alg, signature scheme, kid and read-only view (_check_header).
-_Verdict = tuple[dict[str, Any], str, _Scheme, str | None, Mapping[str, Any]]
-
-
-def _signature_scheme(alg: str) -> _Scheme:
-    """Padding and hash for RS* (RFC 7518 section 3.3) and PS* (section 3.5)."""
-    digest = _HASHES[alg[2:]]()
-    if alg.startswith("PS"):
-        # RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash output.
-        return padding.PSS(padding.MGF1(digest), digest.digest_size), digest
-    return padding.PKCS1v15(), digest
+# A checked header, its alg, signature check, kid and read-only view (_check_header).
+_Verdict = tuple[dict[str, Any], str, SignatureCheck, str | None, Mapping[str, Any]]
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> int | float | None:
@@ -148,7 +131,11 @@ class Verifier:
                 for issuer in config.issuers
             }
             self._owned = tuple(self._sources.values())
-        self._schemes = {alg: _signature_scheme(alg) for alg in config.algorithms}
+        self._schemes: dict[str, SignatureCheck] = {}
+        for alg in config.algorithms:
+            check = signature_check(alg)
+            if check is not None:
+                self._schemes[alg] = check
         self._audiences = frozenset(config.audiences)
         self._types = _RFC9068_TYPES if config.strict_rfc9068 else _DEFAULT_TYPES
         self._required = config.effective_required_claims
@@ -212,16 +199,14 @@ class Verifier:
         except Exception:
             logger.exception("key source failed unexpectedly")
             raise KeysUnavailable() from None
-        # RFC 8725 3.1 and RFC 7517 4.4: the key's type and its declared alg must agree
-        # with the token's alg, so a key is only ever used with one algorithm family.
-        if key.kty != "RSA" or (key.alg is not None and key.alg != alg):
+        # RFC 8725 3.1 and RFC 7517 4.4: the key's type, curve and declared alg fix
+        # the algs it serves (_jwa.algorithms_for_key); the token's alg must be one.
+        if alg not in key.algorithms:
             raise InvalidToken(Reason.ALGORITHM, "algorithm does not match the signing key")
         if not signature:
             raise InvalidToken(Reason.SIGNATURE, "signature missing")
-        try:
-            key.key.verify(signature, signing_input, *scheme)
-        except (InvalidSignature, ValueError, TypeError):
-            raise InvalidToken(Reason.SIGNATURE, "signature invalid") from None
+        if not scheme(key.key, signing_input, signature):
+            raise InvalidToken(Reason.SIGNATURE, "signature invalid")
 
         not_before, not_after = self._check_claims(claims, self._clock())
         access = make_access_token(
