@@ -20,12 +20,12 @@ import httpx2
 
 from ._config import ClaimCheck, GuardConfig
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
-from ._jwa import SignatureCheck, signature_check
+from ._jwa import HMAC_ALGORITHMS, PublicKey, SignatureCheck, signature_check, verify_hmac
 from ._jwks import JWKSKeySource
 from ._jws import parse_compact
 from ._scopes import parse_scopes
 from ._token import AccessToken, make_access_token
-from ._token_cache import VerifiedTokenCache
+from ._token_cache import KeyPresence, VerifiedTokenCache
 
 __all__ = ["Verifier"]
 
@@ -91,6 +91,21 @@ def _compile_check(check: ClaimCheck) -> Callable[[Any], bool]:
     return _equals(check)
 
 
+def _hmac_only(key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """The scheme entry of HS* algs: never true with a key (the secret path is apart)."""
+    return False
+
+
+class _SecretPresence:
+    """The cache's key test for HS* tokens: the configured secret never leaves."""
+
+    def has_key(self, kid: str | None) -> bool:
+        return True
+
+
+_SECRET_PRESENT = _SecretPresence()
+
+
 class Verifier:
     """Verifies bearer access tokens against one or several issuers.
 
@@ -136,6 +151,13 @@ class Verifier:
             check = signature_check(alg)
             if check is not None:
                 self._schemes[alg] = check
+        # HS* only with the configured secret (GuardConfig refuses HS* without one): the
+        # secret is its own "key", and no JWKS key is ever consulted for such a token.
+        secret = config.shared_secret
+        self._secret: bytes | None = secret if isinstance(secret, bytes) else None
+        self._hmac_algs = frozenset(a for a in config.algorithms if a in HMAC_ALGORITHMS)
+        for alg in self._hmac_algs:
+            self._schemes[alg] = _hmac_only
         self._audiences = frozenset(config.audiences)
         self._types = _RFC9068_TYPES if config.strict_rfc9068 else _DEFAULT_TYPES
         self._required = config.effective_required_claims
@@ -191,6 +213,8 @@ class Verifier:
         source = self._sources.get(iss) if type(iss) is str else None
         if source is None:
             raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+        if alg in self._hmac_algs:
+            return self._verify_hmac(token, alg, claims, signing_input, signature, header_view)
         try:
             # Synchronous when the keys are fresh: no coroutine to create and await.
             key = source.fresh_key(kid) or await source.get_key(kid)
@@ -207,7 +231,18 @@ class Verifier:
             raise InvalidToken(Reason.SIGNATURE, "signature missing")
         if not scheme(key.key, signing_input, signature):
             raise InvalidToken(Reason.SIGNATURE, "signature invalid")
+        return self._accept(token, claims, header_view, iss, source, kid)
 
+    def _accept(
+        self,
+        token: str,
+        claims: dict[str, Any],
+        header_view: Mapping[str, Any],
+        iss: str,
+        presence: KeyPresence,
+        kid: str | None,
+    ) -> AccessToken:
+        """Claim rules after a good signature; the AccessToken, remembered in the cache."""
         not_before, not_after = self._check_claims(claims, self._clock())
         access = make_access_token(
             MappingProxyType(claims),
@@ -219,8 +254,25 @@ class Verifier:
             int(claims["exp"]),
         )
         if self._cache is not None:
-            self._cache.put(token, access, not_before, not_after, source, kid)
+            self._cache.put(token, access, not_before, not_after, presence, kid)
         return access
+
+    def _verify_hmac(
+        self,
+        token: str,
+        alg: str,
+        claims: dict[str, Any],
+        signing_input: bytes,
+        signature: bytes,
+        header_view: Mapping[str, Any],
+    ) -> AccessToken:
+        """HS* with the configured shared secret only (RFC 7518 3.2, RFC 8725 2.1)."""
+        assert self._secret is not None  # GuardConfig enables HS* only with a secret
+        if not signature:
+            raise InvalidToken(Reason.SIGNATURE, "signature missing")
+        if not verify_hmac(alg, self._secret, signing_input, signature):
+            raise InvalidToken(Reason.SIGNATURE, "signature invalid")
+        return self._accept(token, claims, header_view, claims["iss"], _SECRET_PRESENT, None)
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:
         """``alg`` from the allow-list (RFC 8725 3.1), ``kid`` (RFC 7515 4.1.4), ``typ``."""
