@@ -17,18 +17,16 @@ from types import MappingProxyType, TracebackType
 from typing import Any
 
 import httpx2
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
 from ._config import ClaimCheck, GuardConfig
 from ._dpop import NonceSource, ProofChecker, ReplayCache
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
+from ._jwa import HMAC_ALGORITHMS, PublicKey, SignatureCheck, signature_check, verify_hmac
 from ._jwks import JWKSKeySource
 from ._jws import parse_compact
 from ._scopes import parse_scopes
 from ._token import AccessToken, make_access_token
-from ._token_cache import VerifiedTokenCache
+from ._token_cache import KeyPresence, VerifiedTokenCache
 
 __all__ = ["Verifier"]
 
@@ -50,23 +48,8 @@ _MAX_KID = 256
 _DEFAULT_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 _RFC9068_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
-_HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = MappingProxyType(
-    {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
-)
-
-
-_Scheme = tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]
-# A checked header, its alg, signature scheme, kid and read-only view (_check_header).
-_Verdict = tuple[dict[str, Any], str, _Scheme, str | None, Mapping[str, Any]]
-
-
-def _signature_scheme(alg: str) -> _Scheme:
-    """Padding and hash for RS* (RFC 7518 section 3.3) and PS* (section 3.5)."""
-    digest = _HASHES[alg[2:]]()
-    if alg.startswith("PS"):
-        # RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash output.
-        return padding.PSS(padding.MGF1(digest), digest.digest_size), digest
-    return padding.PKCS1v15(), digest
+# A checked header, its alg, signature check, kid and read-only view (_check_header).
+_Verdict = tuple[dict[str, Any], str, SignatureCheck, str | None, Mapping[str, Any]]
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> int | float | None:
@@ -107,6 +90,21 @@ def _compile_check(check: ClaimCheck) -> Callable[[Any], bool]:
     if isinstance(check, tuple):
         return _includes(check)
     return _equals(check)
+
+
+def _hmac_only(key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """The scheme entry of HS* algs: never true with a key (the secret path is apart)."""
+    return False
+
+
+class _SecretPresence:
+    """The cache's key test for HS* tokens: the configured secret never leaves."""
+
+    def has_key(self, kid: str | None) -> bool:
+        return True
+
+
+_SECRET_PRESENT = _SecretPresence()
 
 
 class Verifier:
@@ -151,7 +149,18 @@ class Verifier:
                 for issuer in config.issuers
             }
             self._owned = tuple(self._sources.values())
-        self._schemes = {alg: _signature_scheme(alg) for alg in config.algorithms}
+        self._schemes: dict[str, SignatureCheck] = {}
+        for alg in config.algorithms:
+            check = signature_check(alg)
+            if check is not None:
+                self._schemes[alg] = check
+        # HS* only with the configured secret (GuardConfig refuses HS* without one): the
+        # secret is its own "key", and no JWKS key is ever consulted for such a token.
+        secret = config.shared_secret
+        self._secret: bytes | None = secret if isinstance(secret, bytes) else None
+        self._hmac_algs = frozenset(a for a in config.algorithms if a in HMAC_ALGORITHMS)
+        for alg in self._hmac_algs:
+            self._schemes[alg] = _hmac_only
         self._audiences = frozenset(config.audiences)
         self._types = _RFC9068_TYPES if config.strict_rfc9068 else _DEFAULT_TYPES
         self._required = config.effective_required_claims
@@ -216,6 +225,8 @@ class Verifier:
         source = self._sources.get(iss) if type(iss) is str else None
         if source is None:
             raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+        if alg in self._hmac_algs:
+            return self._verify_hmac(token, alg, claims, signing_input, signature, header_view)
         try:
             # Synchronous when the keys are fresh: no coroutine to create and await.
             key = source.fresh_key(kid) or await source.get_key(kid)
@@ -224,17 +235,26 @@ class Verifier:
         except Exception:
             logger.exception("key source failed unexpectedly")
             raise KeysUnavailable() from None
-        # RFC 8725 3.1 and RFC 7517 4.4: the key's type and its declared alg must agree
-        # with the token's alg, so a key is only ever used with one algorithm family.
-        if key.kty != "RSA" or (key.alg is not None and key.alg != alg):
+        # RFC 8725 3.1 and RFC 7517 4.4: the key's type, curve and declared alg fix
+        # the algs it serves (_jwa.algorithms_for_key); the token's alg must be one.
+        if alg not in key.algorithms:
             raise InvalidToken(Reason.ALGORITHM, "algorithm does not match the signing key")
         if not signature:
             raise InvalidToken(Reason.SIGNATURE, "signature missing")
-        try:
-            key.key.verify(signature, signing_input, *scheme)
-        except (InvalidSignature, ValueError, TypeError):
-            raise InvalidToken(Reason.SIGNATURE, "signature invalid") from None
+        if not scheme(key.key, signing_input, signature):
+            raise InvalidToken(Reason.SIGNATURE, "signature invalid")
+        return self._accept(token, claims, header_view, iss, source, kid)
 
+    def _accept(
+        self,
+        token: str,
+        claims: dict[str, Any],
+        header_view: Mapping[str, Any],
+        iss: str,
+        presence: KeyPresence,
+        kid: str | None,
+    ) -> AccessToken:
+        """Claim rules after a good signature; the AccessToken, remembered in the cache."""
         not_before, not_after = self._check_claims(claims, self._clock())
         access = make_access_token(
             MappingProxyType(claims),
@@ -246,8 +266,25 @@ class Verifier:
             int(claims["exp"]),
         )
         if self._cache is not None:
-            self._cache.put(token, access, not_before, not_after, source, kid)
+            self._cache.put(token, access, not_before, not_after, presence, kid)
         return access
+
+    def _verify_hmac(
+        self,
+        token: str,
+        alg: str,
+        claims: dict[str, Any],
+        signing_input: bytes,
+        signature: bytes,
+        header_view: Mapping[str, Any],
+    ) -> AccessToken:
+        """HS* with the configured shared secret only (RFC 7518 3.2, RFC 8725 2.1)."""
+        assert self._secret is not None  # GuardConfig enables HS* only with a secret
+        if not signature:
+            raise InvalidToken(Reason.SIGNATURE, "signature missing")
+        if not verify_hmac(alg, self._secret, signing_input, signature):
+            raise InvalidToken(Reason.SIGNATURE, "signature invalid")
+        return self._accept(token, claims, header_view, claims["iss"], _SECRET_PRESENT, None)
 
     async def verify_dpop(
         self, token: str, proof: str | Sequence[str] | None, method: str, url: str
