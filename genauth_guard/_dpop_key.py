@@ -172,12 +172,13 @@ class DPoPKey:
         iat: float | None = None,
         jti: str | None = None,
         claims: dict[str, Any] | None = None,
+        header: dict[str, Any] | None = None,
     ) -> str:
         """A DPoP proof JWT for one request (RFC 9449 section 4.2).
 
         ``url`` loses its query and fragment (``htu``); with ``access_token`` the proof
-        carries ``ath``; ``nonce`` is the server's last ``DPoP-Nonce``. ``claims``
-        overrides or adds claims (tests).
+        carries ``ath``; ``nonce`` is the server's last ``DPoP-Nonce``. ``claims`` and
+        ``header`` override or add members (tests of refusals).
         """
         body: dict[str, Any] = {
             "jti": jti or secrets.token_urlsafe(16),
@@ -190,7 +191,10 @@ class DPoPKey:
         if nonce is not None:
             body["nonce"] = nonce
         body.update(claims or {})
-        signing_input = f"{self._header}.{_b64url_json(body)}"
+        head = self._header
+        if header is not None:
+            head = _b64url_json({"typ": "dpop+jwt", "alg": self.alg, "jwk": self._public, **header})
+        signing_input = f"{head}.{_b64url_json(body)}"
         return f"{signing_input}.{b64url(self._sign(signing_input.encode('ascii')))}"
 
     def __repr__(self) -> str:
