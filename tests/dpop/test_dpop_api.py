@@ -114,7 +114,8 @@ def assert_refused(
     assert word in detail["error_description"].lower()
     dpop_challenge = [c for c in challenges(response) if c.startswith("DPoP ")]
     assert len(dpop_challenge) == 1
-    assert f'error="{error}"' in dpop_challenge[0] and ALGS in dpop_challenge[0]
+    assert f'error="{error}"' in dpop_challenge[0]
+    assert ALGS in dpop_challenge[0]
     # The Bearer challenge (allowed mode) carries no error: the request used DPoP.
     assert all("error=" not in c for c in challenges(response) if c.startswith("Bearer"))
 
