@@ -25,14 +25,18 @@ from ._client import (
     TokenResponseError,
 )
 from ._config import GuardConfig
+from ._dpop import InMemoryReplayCache, NonceSource, ReplayCache
+from ._dpop_key import DPoPKey
 from ._errors import (
     GuardError,
     InsufficientScope,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
     MissingCredentials,
     Reason,
+    UseDPoPNonce,
 )
 from ._jwks import JWKSKeySource
 from ._token import AccessToken
@@ -44,19 +48,25 @@ __all__ = [
     "AccessToken",
     "ClientCredentialsAuth",
     "ClientCredentialsError",
+    "DPoPKey",
     "GuardConfig",
     "GuardError",
     "GuardMiddleware",
+    "InMemoryReplayCache",
     "InsufficientScope",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "JWKSKeySource",
     "KeysUnavailable",
     "MissingCredentials",
+    "NonceSource",
     "Reason",
+    "ReplayCache",
     "TokenEndpointUnavailable",
     "TokenRequestError",
     "TokenResponseError",
+    "UseDPoPNonce",
     "Verifier",
     "__version__",
 ]
