@@ -74,6 +74,8 @@ _MAX_JTI = 256
 _MAX_HTU = 4096
 _PROOF_TYPES = frozenset({"dpop+jwt", "application/dpop+jwt"})
 _KEY_MEMO = 256
+_MEMO = 512
+_MISSING: Any = object()
 # RFC 7235 token68, the syntax of the DPoP scheme's credentials (RFC 9449 section 7.1).
 _TOKEN68 = re.compile(rb"[A-Za-z0-9\-._~+/]+=*")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -436,6 +438,8 @@ class ProofChecker:
         # JWK import and the thumbprint are paid once per key, not per request.
         self._header_memo: dict[bytes, dict[str, Any]] = {}
         self._keys: dict[int, tuple[dict[str, Any], VerificationKey, str]] = {}
+        self._htu_memo: dict[str, str | None] = {}
+        self._ath_memo: dict[str, str] = {}
 
     @classmethod
     def from_config(
@@ -529,8 +533,8 @@ class ProofChecker:
         if type(htm) is not str or htm != method:
             raise _invalid("proof htm does not match the request method")
         htu = claims.get("htu")
-        expected = normalize_htu(url)
-        if type(htu) is not str or expected is None or normalize_htu(htu) != expected:
+        expected = self._normal(url)
+        if type(htu) is not str or expected is None or self._normal(htu) != expected:
             raise _invalid("proof htu does not match the request URL")
         iat: Any = claims.get("iat")
         now = self._clock()
@@ -542,9 +546,7 @@ class ProofChecker:
             raise _invalid("proof too old (iat)")
         if access_token is not None:
             ath = claims.get("ath")
-            if type(ath) is not str or not hmac.compare_digest(
-                ath, access_token_hash(access_token)
-            ):
+            if type(ath) is not str or not hmac.compare_digest(ath, self._ath(access_token)):
                 raise _invalid("proof ath does not match the access token")
         nonces = self.nonces
         if nonces is not None:
@@ -556,6 +558,28 @@ class ProofChecker:
         return ProofResult(
             key.thumbprint, header["jwk"], replay_key, iat + self.window + self.leeway
         )
+
+    def _normal(self, url: str) -> str | None:
+        """:func:`normalize_htu`, memoised: an API has few URLs, a caller reuses its own."""
+        memo = self._htu_memo
+        normal = memo.get(url, _MISSING)
+        if normal is _MISSING:
+            normal = normalize_htu(url)
+            if len(memo) >= _MEMO:
+                memo.clear()  # bounded: junk URLs cannot grow it
+            memo[url] = normal
+        return normal  # type: ignore[no-any-return]
+
+    def _ath(self, token: str) -> str:
+        """:func:`access_token_hash`, memoised: a token serves many requests."""
+        memo = self._ath_memo
+        ath = memo.get(token)
+        if ath is None:
+            ath = access_token_hash(token)
+            if len(memo) >= _MEMO:
+                memo.clear()
+            memo[token] = ath
+        return ath
 
     def accept(self, result: ProofResult) -> None:
         """Record the proof's ``jti``; :class:`InvalidDPoPProof` if seen (section 11.1)."""
