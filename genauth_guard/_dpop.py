@@ -437,7 +437,7 @@ class ProofChecker:
         # header bytes) -> its verdict: a caller reuses its key for every proof, so the
         # JWK import and the thumbprint are paid once per key, not per request.
         self._header_memo: dict[bytes, dict[str, Any]] = {}
-        self._keys: dict[int, tuple[dict[str, Any], VerificationKey, str]] = {}
+        self._keys: dict[int, tuple[dict[str, Any], VerificationKey, _jwa.SignatureCheck]] = {}
         self._htu_memo: dict[str, str | None] = {}
         self._ath_memo: dict[str, str] = {}
 
@@ -469,7 +469,7 @@ class ProofChecker:
         """``(dpop_algs, bearer)`` for :func:`genauth_guard._errors.render`."""
         return self.algorithms, self.bearer_allowed
 
-    def _key(self, header: dict[str, Any]) -> tuple[VerificationKey, str]:
+    def _key(self, header: dict[str, Any]) -> tuple[VerificationKey, _jwa.SignatureCheck]:
         """The proof header's ``typ``, ``alg`` and ``jwk`` checks (steps 4, 5, 7)."""
         memo = self._keys.get(id(header))
         if memo is not None and memo[0] is header:
@@ -491,8 +491,11 @@ class ProofChecker:
         keys = self._keys
         if len(keys) >= _KEY_MEMO:
             keys.clear()  # bounded like parse_compact's memo
-        keys[id(header)] = (header, key, alg)
-        return key, alg
+        check = _jwa.signature_check(alg)
+        assert check is not None  # alg is in the allow-list, checked at construction
+        # The key-family rule (alg in key.algorithms) is settled above, once per key.
+        keys[id(header)] = (header, key, check)
+        return key, check
 
     def check(
         self,
@@ -522,8 +525,8 @@ class ProofChecker:
             )
         except InvalidToken as error:
             raise _invalid(f"DPoP proof malformed: {error.description}") from None
-        key, alg = self._key(header)
-        if not _jwa.verify(alg, key, signing_input, signature):
+        key, verify = self._key(header)
+        if not verify(key.key, signing_input, signature):
             raise _invalid("DPoP proof signature invalid")
 
         jti = claims.get("jti")
@@ -534,7 +537,11 @@ class ProofChecker:
             raise _invalid("proof htm does not match the request method")
         htu = claims.get("htu")
         expected = self._normal(url)
-        if type(htu) is not str or expected is None or self._normal(htu) != expected:
+        if (
+            type(htu) is not str
+            or expected is None
+            or (htu != url and self._normal(htu) != expected)
+        ):
             raise _invalid("proof htu does not match the request URL")
         iat: Any = claims.get("iat")
         now = self._clock()
