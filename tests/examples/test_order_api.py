@@ -99,6 +99,23 @@ async def test_caller_reads_and_is_refused_writing(issuer: LocalIssuer) -> None:
     assert [c.status for c in calls] == [200, 200, 403]
 
 
+async def test_caller_with_dpop(issuer: LocalIssuer) -> None:
+    app = create_app({"GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": "order-api"})
+    env = {
+        "GENAUTH_ISSUER": issuer.issuer,
+        "GENAUTH_CLIENT_ID": "order-reader",
+        "GENAUTH_CLIENT_SECRET": "reader-secret",
+        "GENAUTH_CLIENT_DPOP": "1",
+    }
+    auth = auth_from_env(env)
+    assert auth.dpop_key is not None
+    async with app.router.lifespan_context(app):
+        calls = await run("http://orders", auth, transport=httpx2.ASGITransport(app))
+    assert [c.status for c in calls] == [200, 200, 403]
+    assert calls[2].challenge is not None
+    assert calls[2].challenge.startswith('Bearer realm="api", DPoP')  # answered in DPoP
+
+
 def test_caller_config_names_missing_variables() -> None:
     with pytest.raises(ValueError, match="GENAUTH_CLIENT_SECRET"):
         auth_from_env({"GENAUTH_ISSUER": "https://x.example/oidc", "GENAUTH_CLIENT_ID": "a"})
@@ -130,3 +147,5 @@ def test_demo_runs_end_to_end_under_uvicorn(capsys: pytest.CaptureFixture[str]) 
     for line in ("-> 401", "-> 403", "-> 200", "-> 201"):
         assert line in out
     assert "every call answered as expected" in out
+    assert "reader (DPoP)  GET  /api/orders          -> 200" in out
+    assert "DPoP proof replayed" in out
