@@ -37,7 +37,6 @@ from urllib.parse import quote, urlsplit
 
 from . import _jwa
 from ._errors import (
-    GuardError,
     InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
@@ -595,21 +594,10 @@ class ProofChecker:
 
     def bind(self, token: AccessToken, result: ProofResult) -> None:
         """The token's ``cnf.jkt`` must name the proof's key (RFC 9449 sections 6.1, 7)."""
-        cnf = token.claims.get("cnf")
-        jkt = cnf.get("jkt") if type(cnf) is dict or isinstance(cnf, Mapping) else None
-        if type(jkt) is not str:
-            error = InvalidToken(Reason.CLAIM, "the access token is not DPoP-bound (no cnf.jkt)")
-            error.scheme = "DPoP"
-            raise error
+        jkt = token.thumbprint
+        if jkt is None:
+            raise InvalidToken(Reason.CLAIM, "the access token is not DPoP-bound (no cnf.jkt)")
         if not hmac.compare_digest(jkt, result.thumbprint):
-            error = InvalidToken(
+            raise InvalidToken(
                 Reason.CLAIM, "the DPoP proof key does not match the token's cnf.jkt"
             )
-            error.scheme = "DPoP"
-            raise error
-
-
-def as_dpop(error: GuardError) -> GuardError:
-    """``error`` answered in the DPoP challenge (the request used that scheme)."""
-    error.scheme = "DPoP"
-    return error

@@ -259,12 +259,7 @@ class FastAPIGuard:
                 if token is None:
                     raise MissingCredentials()
                 if scopes:
-                    try:
-                        require(token, scopes, any_of=any_of)
-                    except GuardError as error:
-                        if token.dpop_bound:  # the scheme the caller used (RFC 9449 7.1)
-                            error.scheme = "DPoP"
-                        raise
+                    require(token, scopes, any_of=any_of)
             except GuardError as error:
                 log_denial(error, conn.scope)
                 raise GuardHTTPException(error, self.realm, self.challenge) from None

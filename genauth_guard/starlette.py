@@ -45,12 +45,7 @@ def _check(conn: HTTPConnection, scopes: tuple[str, ...], any_of: bool) -> None:
     if token is None:
         raise MissingCredentials()
     if scopes:  # no scopes named: any verified token will do
-        try:
-            require(token, scopes, any_of=any_of)
-        except GuardError as error:
-            if token.dpop_bound:  # answered in the scheme the caller used (RFC 9449 7.1)
-                error.scheme = "DPoP"
-            raise
+        require(token, scopes, any_of=any_of)
 
 
 def _challenge(conn: HTTPConnection) -> tuple[Sequence[str], bool]:
