@@ -28,12 +28,14 @@ from ._config import GuardConfig
 from ._errors import (
     GuardError,
     InsufficientScope,
+    IntrospectionUnavailable,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
     MissingCredentials,
     Reason,
 )
+from ._introspection import IntrospectingVerifier, Introspector, make_verifier
 from ._jwks import JWKSKeySource
 from ._token import AccessToken
 from ._verifier import Verifier
@@ -48,6 +50,9 @@ __all__ = [
     "GuardError",
     "GuardMiddleware",
     "InsufficientScope",
+    "IntrospectingVerifier",
+    "IntrospectionUnavailable",
+    "Introspector",
     "InvalidRequest",
     "InvalidToken",
     "JWKSKeySource",
@@ -59,4 +64,5 @@ __all__ = [
     "TokenResponseError",
     "Verifier",
     "__version__",
+    "make_verifier",
 ]
