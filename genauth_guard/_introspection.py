@@ -24,6 +24,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal
 
@@ -370,8 +371,10 @@ class IntrospectingVerifier:
 
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` as the mode says; InvalidToken, IntrospectionUnavailable..."""
-        if type(token) is not str or not token:
+        if type(token) is not str:
             raise InvalidToken(Reason.MALFORMED, "token must be a string")
+        if not token:
+            raise InvalidToken(Reason.MALFORMED, "token is empty")
         if len(token) > self._max_bytes:
             raise InvalidToken(Reason.TOO_LARGE, "token too large")
         local: AccessToken | None = None
@@ -390,10 +393,16 @@ class IntrospectingVerifier:
             # Single flight: concurrent requests with one new token make one call.
             task = asyncio.get_running_loop().create_task(self._ask(token, key, local))
             self._inflight[key] = task
-            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+            task.add_done_callback(partial(self._landed, key))
         # shield: one cancelled request must not cancel the call the others share.
         access = await asyncio.shield(task)
         return local or access
+
+    def _landed(self, key: bytes, task: asyncio.Task[AccessToken]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have been cancelled meanwhile
 
     async def _ask(self, token: str, key: bytes, local: AccessToken | None) -> AccessToken:
         try:
