@@ -353,6 +353,9 @@ class IntrospectingVerifier:
             config.introspection_stale_if_error,
         )
         self._local_jwts = self.mode == "introspect" and not config.introspect_jwts
+        self._predicates: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
+            (name, check) for name, check in config.claim_checks.items() if callable(check)
+        )
         self._max_bytes = config.max_token_bytes
         self._inflight: dict[bytes, asyncio.Task[AccessToken]] = {}
 
@@ -367,7 +370,7 @@ class IntrospectingVerifier:
             return None
         if self.mode == "jwt+introspect":
             return self.verifier.cached(token)
-        return entry[0]
+        return entry[0] if self._predicates_accept(entry[0]) is None else None
 
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` as the mode says; InvalidToken, IntrospectionUnavailable..."""
@@ -387,7 +390,12 @@ class IntrospectingVerifier:
         if entry is not None:
             if entry[0] is None:
                 raise InvalidToken(Reason.INACTIVE, entry[3])
-            return local or entry[0]
+            if local is not None:
+                return local  # its claim checks ran in the local verification
+            refused = self._predicates_accept(entry[0])
+            if refused is not None:
+                raise InvalidToken(Reason.CLAIM, f"claim {refused} not accepted")
+            return entry[0]
         task = self._inflight.get(key)
         if task is None:
             # Single flight: concurrent requests with one new token make one call.
@@ -397,6 +405,21 @@ class IntrospectingVerifier:
         # shield: one cancelled request must not cancel the call the others share.
         access = await asyncio.shield(task)
         return local or access
+
+    def _predicates_accept(self, access: AccessToken) -> str | None:
+        """Re-run callable claim checks on a cached answer: the name of one that fails.
+
+        Predicates may depend on state that changes (a deny list), so, like the
+        verifier's own cache, a cached answer never skips them.
+        """
+        for name, check in self._predicates:
+            try:
+                if not check(access.claims.get(name)):
+                    return name
+            except Exception:
+                logger.warning("claim check for %r raised; token rejected", name)
+                return name
+        return None
 
     def _landed(self, key: bytes, task: asyncio.Task[AccessToken]) -> None:
         if self._inflight.get(key) is task:

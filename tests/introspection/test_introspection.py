@@ -422,3 +422,16 @@ def test_env_options() -> None:
     assert config.introspection_cache_ttl == 1
     assert config.algorithms == ("ES256", "EdDSA", "HS256")
     assert config.shared_secret == b"x" * 32
+
+
+async def test_claim_predicates_run_on_every_cached_answer(issuer: LocalIssuer, make: Make) -> None:
+    denied: set[str] = set()
+    verifier = make(claim_checks={"sub": lambda sub: sub not in denied})
+    token = issuer.mint_opaque(sub="svc", scope="order:read")
+    assert await verifier.verify(token)
+    denied.add("svc")
+    assert verifier.cached(token) is None
+    with pytest.raises(InvalidToken) as refused:
+        await verifier.verify(token)
+    assert refused.value.reason is Reason.CLAIM
+    assert calls(issuer) == 1
