@@ -56,9 +56,12 @@ class _Unusable(Exception):
     """An introspection answer that is not a well-formed RFC 7662 response."""
 
 
+_sha256 = hashlib.sha256
+
+
 def token_key(token: str) -> bytes:
     """The cache key of a token: its SHA-256, so the cache never holds the token."""
-    return hashlib.sha256(token.encode()).digest()
+    return _sha256(token.encode()).digest()
 
 
 def introspection_request(
@@ -287,11 +290,6 @@ class Introspector:
 TokenCheck = Literal["introspect", "jwt+introspect"]
 
 
-def _looks_like_jwt(token: str) -> bool:
-    """Three base64url segments whose first decodes to a JSON object (``eyJ`` = ``{"``)."""
-    return token.startswith("eyJ") and token.count(".") == 2
-
-
 class IntrospectingVerifier:
     """A ``TokenVerifier`` that asks the issuer (RFC 7662), with a cache and single flight.
 
@@ -352,6 +350,7 @@ class IntrospectingVerifier:
             config.introspection_negative_ttl,
             config.introspection_stale_if_error,
         )
+        self._both = self.mode == "jwt+introspect"
         self._local_jwts = self.mode == "introspect" and not config.introspect_jwts
         self._predicates: tuple[tuple[str, Callable[[Any], Any]], ...] = tuple(
             (name, check) for name, check in config.claim_checks.items() if callable(check)
@@ -363,14 +362,16 @@ class IntrospectingVerifier:
         """A cached active result (and, in ``jwt+introspect``, the local one): no I/O."""
         if type(token) is not str or len(token) > self._max_bytes:
             return None
-        if self._local_jwts and _looks_like_jwt(token):
+        if self._local_jwts and token.startswith("eyJ") and token.count(".") == 2:
             return self.verifier.cached(token)
         entry = self.cache.get(token_key(token), self._clock())
         if entry is None or entry[0] is None:
             return None
-        if self.mode == "jwt+introspect":
+        if self._both:
             return self.verifier.cached(token)
-        return entry[0] if self._predicates_accept(entry[0]) is None else None
+        if self._predicates and self._predicates_accept(entry[0]) is not None:
+            return None
+        return entry[0]
 
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` as the mode says; InvalidToken, IntrospectionUnavailable..."""
@@ -381,21 +382,24 @@ class IntrospectingVerifier:
         if len(token) > self._max_bytes:
             raise InvalidToken(Reason.TOO_LARGE, "token too large")
         local: AccessToken | None = None
-        if self.mode == "jwt+introspect":
+        if self._both:
             local = await self.verifier.verify(token)
-        elif self._local_jwts and _looks_like_jwt(token):
+        elif self._local_jwts and token.startswith("eyJ") and token.count(".") == 2:
+            # JWT-shaped (a header that decodes to '{"'): verified locally.
             return await self.verifier.verify(token)
         key = token_key(token)
         entry = self.cache.get(key, self._clock())
         if entry is not None:
-            if entry[0] is None:
+            access = entry[0]
+            if access is None:
                 raise InvalidToken(Reason.INACTIVE, entry[3])
             if local is not None:
                 return local  # its claim checks ran in the local verification
-            refused = self._predicates_accept(entry[0])
-            if refused is not None:
-                raise InvalidToken(Reason.CLAIM, f"claim {refused} not accepted")
-            return entry[0]
+            if self._predicates:
+                refused = self._predicates_accept(access)
+                if refused is not None:
+                    raise InvalidToken(Reason.CLAIM, f"claim {refused} not accepted")
+            return access
         task = self._inflight.get(key)
         if task is None:
             # Single flight: concurrent requests with one new token make one call.
