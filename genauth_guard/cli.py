@@ -36,6 +36,11 @@ def _parse_client(value: str) -> tuple[str, str, list[str]]:
 def _cmd_issuer(args: argparse.Namespace) -> int:
     from .testing import LocalIssuer
 
+    app_secret = os.environ.get("GENAUTH_APP_SECRET") or None
+    if args.algorithm == "HS256" and app_secret is None:
+        # The API verifies with the same secret, so it must be one the user knows.
+        print("genauth-guard issuer: --algorithm HS256 needs GENAUTH_APP_SECRET", file=sys.stderr)
+        return 2
     try:
         issuer = LocalIssuer(
             audience=args.audience,
@@ -45,7 +50,7 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
             token_ttl=args.token_ttl,
             rfc9068=args.rfc9068,
             algorithm=args.algorithm,
-            app_secret=os.environ.get("GENAUTH_APP_SECRET") or None,
+            app_secret=app_secret,
         )
     except ValueError as exc:
         print(f"genauth-guard issuer: {exc}", file=sys.stderr)
@@ -373,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--algorithm",
         default="RS256",
         choices=("RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA", "HS256"),
-        help="signing alg; HS256 signs with GENAUTH_APP_SECRET (or a generated secret)",
+        help="signing alg; HS256 signs with the app secret in GENAUTH_APP_SECRET",
     )
     issuer.add_argument(
         "--opaque-client",
