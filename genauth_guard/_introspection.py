@@ -207,7 +207,6 @@ class Introspector:
         self._tokens = self._capacity
         self._bucket_at = clock()
         self._failing = False
-        self._last_error = ""
         self.calls = 0
 
     def __repr__(self) -> str:  # the client secret never shows
@@ -223,7 +222,7 @@ class Introspector:
                 token, self._client_id, self._secret, self._auth_method
             )
             self.calls += 1
-            _, body = await bounded_request(
+            status, body = await bounded_request(
                 self._http(),
                 "POST",
                 endpoint,
@@ -231,7 +230,15 @@ class Introspector:
                 max_bytes=self._max_bytes,
                 headers=headers,
                 data=form,
+                ok=(200, 400, 401, 403),
             )
+            if status != 200:
+                # RFC 7662 2.3 / RFC 6749 5.2: the API's own request or credentials
+                # were refused, a configuration problem no token can fix.
+                raise FetchFailed(
+                    f"{endpoint} answered HTTP {status}: check introspection_client_id, "
+                    "introspection_client_secret and introspection_auth_method"
+                )
             claims = parse_introspection_response(body)
         except (FetchFailed, DiscoveryError, _Unusable) as exc:
             self._record_failure(str(exc))
@@ -263,7 +270,6 @@ class Introspector:
 
     def _record_failure(self, why: str) -> None:
         self._failing = True
-        self._last_error = why
         logger.warning("token introspection at %s failed: %s", self.issuer, why)
 
     def _take_token(self) -> bool:
@@ -277,9 +283,9 @@ class Introspector:
         return False
 
     def _unavailable(self) -> IntrospectionUnavailable:
+        """503 for the caller; the reason (with URLs) is in the log, not in the response."""
         retry_after = max(1, math.ceil((1.0 - min(self._tokens, 1.0)) / self._rate))
-        why = f": {self._last_error}" if self._last_error else ""
-        return IntrospectionUnavailable(f"token introspection unavailable{why}", retry_after)
+        return IntrospectionUnavailable("token introspection unavailable", retry_after)
 
     async def aclose(self) -> None:
         client, self._client = self._client, None

@@ -104,12 +104,19 @@ async def test_both_client_auth_methods(issuer: LocalIssuer, make: Make, method:
     assert await make(introspection_auth_method=method).verify(token)
 
 
-async def test_wrong_api_credentials_fail_closed(issuer: LocalIssuer, make: Make) -> None:
+async def test_wrong_api_credentials_fail_closed(
+    issuer: LocalIssuer, make: Make, caplog: pytest.LogCaptureFixture
+) -> None:
     token = issuer.mint_opaque(scope="order:read")
     with pytest.raises(IntrospectionUnavailable) as down:
         await make(introspection_client_secret="wrong").verify(token)
     assert down.value.status == 503
-    assert "wrong" not in down.value.description
+    assert down.value.description == "token introspection unavailable"  # no internal URL
+    logged = caplog.text
+    assert "HTTP 401" in logged
+    assert "introspection_client_secret" in logged
+    assert "wrong" not in logged  # the secret sent is never logged
+    assert token not in logged
 
 
 async def test_inactive_unknown_and_expired_tokens(issuer: LocalIssuer, make: Make) -> None:
