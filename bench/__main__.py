@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 
-MODULES = ["bench.verify", "bench.throughput", "bench.dpop"]
+MODULES = ["bench.verify", "bench.throughput", "bench.token_kinds", "bench.dpop"]
 
 
 def main() -> None:

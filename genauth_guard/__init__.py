@@ -30,6 +30,7 @@ from ._dpop_key import DPoPKey
 from ._errors import (
     GuardError,
     InsufficientScope,
+    IntrospectionUnavailable,
     InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
@@ -38,6 +39,7 @@ from ._errors import (
     Reason,
     UseDPoPNonce,
 )
+from ._introspection import IntrospectingVerifier, Introspector, make_verifier
 from ._jwks import JWKSKeySource
 from ._token import AccessToken
 from ._verifier import Verifier
@@ -54,6 +56,9 @@ __all__ = [
     "GuardMiddleware",
     "InMemoryReplayCache",
     "InsufficientScope",
+    "IntrospectingVerifier",
+    "IntrospectionUnavailable",
+    "Introspector",
     "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
@@ -69,4 +74,5 @@ __all__ = [
     "UseDPoPNonce",
     "Verifier",
     "__version__",
+    "make_verifier",
 ]

@@ -300,9 +300,10 @@ class GuardMiddleware:
         if mode not in ("protect", "identify"):
             raise ValueError(f"mode must be 'protect' or 'identify', not {mode!r}")
         if config is not None:
-            from ._verifier import Verifier  # imported late: only this path needs it
+            # imported late: only this path needs it
+            from ._introspection import make_verifier
 
-            verifier = Verifier(config)
+            verifier = make_verifier(config)
         assert verifier is not None
         self.app = app
         self.verifier: TokenVerifier = verifier

@@ -27,7 +27,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncGenerator, Callable, Generator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote_plus
@@ -598,14 +598,7 @@ class ClientCredentialsAuth(httpx2.Auth):
         assert self._endpoint is not None
         form: dict[str, str | list[str]] = {"grant_type": "client_credentials"}
         headers = {"Accept": "application/json"}
-        secret = self._secret.reveal()
-        if self.auth_method == "client_secret_basic":
-            # RFC 6749 2.3.1: id and secret are form-urlencoded, then base64'd.
-            pair = f"{quote_plus(self.client_id)}:{quote_plus(secret)}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        else:
-            form["client_id"] = self.client_id
-            form["client_secret"] = secret
+        client_auth(self.client_id, self._secret.reveal(), self.auth_method, headers, form)
         if self.scope:
             form["scope"] = self.scope
         if self.audience:
@@ -809,6 +802,27 @@ class ClientCredentialsAuth(httpx2.Auth):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def client_auth(
+    client_id: str,
+    secret: str,
+    method: AuthMethod,
+    headers: MutableMapping[str, str],
+    form: MutableMapping[str, str | list[str]] | MutableMapping[str, str],
+) -> None:
+    """Authenticate a client (RFC 6749 section 2.3.1) in ``headers`` or ``form``.
+
+    Shared by the token request and by introspection (RFC 7662 section 2.1) and
+    revocation (RFC 7009 section 2.1) requests.
+    """
+    if method == "client_secret_basic":
+        # RFC 6749 2.3.1: id and secret are form-urlencoded, then base64'd.
+        pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    else:
+        form["client_id"] = client_id
+        form["client_secret"] = secret
 
 
 def _origin(url: httpx2.URL) -> str:

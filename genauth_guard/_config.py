@@ -281,8 +281,9 @@ class GuardConfig:
                 f"token_check={self.token_check!r} needs introspection_client_id and "
                 "introspection_client_secret (the API's own client credentials)"
             )
-        if self.introspection_endpoint is not None and len(self.issuers) > 1:
-            raise ValueError("introspection_endpoint applies to a single issuer")
+        if len(self.issuers) > 1:
+            # An opaque token names no issuer: whose endpoint to ask must be certain.
+            raise ValueError(f"token_check={self.token_check!r} supports a single issuer")
 
     def _check_dpop(self) -> None:
         """DPoP options (RFC 9449): mode, asymmetric proof algorithms, proxies."""

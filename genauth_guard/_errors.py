@@ -14,6 +14,7 @@ from enum import StrEnum
 __all__ = [
     "GuardError",
     "InsufficientScope",
+    "IntrospectionUnavailable",
     "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
@@ -43,6 +44,7 @@ class Reason(StrEnum):
     CLAIM = "claim"
     TYPE = "type"
     CRIT = "crit"
+    INACTIVE = "inactive"
 
 
 class GuardError(Exception):
@@ -189,6 +191,17 @@ def render(
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers.append(("content-length", str(len(payload))))
     return error.status, headers, payload
+
+
+class IntrospectionUnavailable(KeysUnavailable):
+    """The issuer's introspection endpoint cannot answer and no usable answer is cached.
+
+    Fail closed (RFC 7662 section 4: the resource server cannot know the token is
+    active): HTTP 503 with ``Retry-After``, rendered like :class:`KeysUnavailable`.
+    """
+
+    def __init__(self, description: str = "token introspection unavailable", retry_after: int = 30):
+        super().__init__(description, retry_after)
 
 
 class InvalidDPoPProof(GuardError):

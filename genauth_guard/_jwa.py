@@ -18,14 +18,13 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Protocol, TypeAlias
+from typing import Protocol, TypeAlias, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
@@ -130,22 +129,43 @@ def _ec_check(alg: str) -> SignatureCheck:
 
     def check(key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
         # RFC 7518 3.4: the JWS form is R || S, each exactly the curve's size; a DER
-        # signature or any other length is refused, not reinterpreted.
-        if (
-            len(signature) != 2 * size
-            or not isinstance(key, ec.EllipticCurvePublicKey)
-            or key.curve.name != curve_name
-        ):
+        # signature or any other length is refused, not reinterpreted. The curve test
+        # also refuses RSA and Ed25519 keys (no curve), cheaper than an ABC isinstance.
+        curve = getattr(key, "curve", None)
+        if len(signature) != 2 * size or curve is None or curve.name != curve_name:
             return False
-        r = int.from_bytes(signature[:size], "big")
-        s = int.from_bytes(signature[size:], "big")
         try:
-            key.verify(encode_dss_signature(r, s), signing_input, scheme)
+            cast(ec.EllipticCurvePublicKey, key).verify(
+                _der_signature(signature, size), signing_input, scheme
+            )
         except (InvalidSignature, ValueError, TypeError):
             return False
         return True
 
     return check
+
+
+def _der_integer(value: bytes) -> bytes:
+    """An unsigned big-endian integer as a DER INTEGER (X.690 8.3): minimal, non-negative."""
+    value = value.lstrip(b"\0") or b"\0"
+    if value[0] & 0x80:
+        value = b"\0" + value
+    return b"\x02" + len(value).to_bytes(1, "big") + value
+
+
+def _der_signature(signature: bytes, size: int) -> bytes:
+    """R || S as the DER ``Ecdsa-Sig-Value`` OpenSSL verifies (RFC 3279 2.2.3).
+
+    Equal to ``encode_dss_signature`` on the two integers, without building them.
+    """
+    body = _der_integer(signature[:size]) + _der_integer(signature[size:])
+    length = len(body)  # at most 2 * (2 + 67): one length octet, long form above 127
+    head = (
+        b"\x30" + length.to_bytes(1, "big")
+        if length < 128
+        else b"\x30\x81" + length.to_bytes(1, "big")
+    )
+    return head + body
 
 
 def _ed25519_check(key: PublicKey, signing_input: bytes, signature: bytes) -> bool:

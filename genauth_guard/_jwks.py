@@ -20,6 +20,7 @@ import httpx2
 
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
 from ._errors import InvalidToken, KeysUnavailable, Reason
+from ._http import FetchFailed, bounded_request
 from ._jwk import VerificationKey, parse_public_jwk
 
 __all__ = [
@@ -418,34 +419,17 @@ class JWKSKeySource:
         if self._client is None:
             self._client = httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False)
         try:
-            async with asyncio.timeout(self._timeout):  # httpx's timeout is per phase
-                async with self._client.stream(
-                    "GET",
-                    url,
-                    headers={"accept": "application/json", "accept-encoding": "identity"},
-                    timeout=self._timeout,
-                    follow_redirects=False,
-                ) as response:
-                    if response.is_redirect:
-                        raise _FetchFailed(
-                            f"{url} answered HTTP {response.status_code}: "
-                            "redirects are not followed"
-                        )
-                    if response.status_code != 200:
-                        raise _FetchFailed(f"{url} answered HTTP {response.status_code}")
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > self._max_bytes:
-                        raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > self._max_bytes:
-                            raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
-                    return bytes(body)
-        except TimeoutError:
-            raise _FetchFailed(f"{url} timed out after {self._timeout} s") from None
-        except (httpx2.HTTPError, httpx2.InvalidURL, OSError) as exc:
-            raise _FetchFailed(f"{url} failed: {type(exc).__name__}") from None
+            _, body = await bounded_request(
+                self._client,
+                "GET",
+                url,
+                timeout=self._timeout,
+                max_bytes=self._max_bytes,
+                headers={"accept": "application/json"},
+            )
+        except FetchFailed as exc:
+            raise _FetchFailed(str(exc)) from None
+        return body
 
     def _store(self, parsed: ParsedJWKS) -> None:
         for skipped in parsed.skipped:

@@ -255,6 +255,19 @@ class Verifier:
         kid: str | None,
     ) -> AccessToken:
         """Claim rules after a good signature; the AccessToken, remembered in the cache."""
+        access, not_before, not_after = self.accept_claims(claims, header_view, iss)
+        if self._cache is not None:
+            self._cache.put(token, access, not_before, not_after, presence, kid)
+        return access
+
+    def accept_claims(
+        self, claims: dict[str, Any], header_view: Mapping[str, Any], iss: str
+    ) -> tuple[AccessToken, float, float]:
+        """The claim rules (RFC 7519 7.2 step 10 on) for claims whose origin is proven.
+
+        Returns the token and the interval ``[not_before, not_after)`` in which the
+        rules accept it. Also applied to introspection responses (RFC 7662 section 2.2).
+        """
         not_before, not_after = self._check_claims(claims, self._clock())
         access = make_access_token(
             MappingProxyType(claims),
@@ -265,9 +278,7 @@ class Verifier:
             iss,
             int(claims["exp"]),
         )
-        if self._cache is not None:
-            self._cache.put(token, access, not_before, not_after, presence, kid)
-        return access
+        return access, not_before, not_after
 
     def _verify_hmac(
         self,

@@ -1,7 +1,8 @@
 """The ``genauth-guard`` command line.
 
 ``issuer`` runs a local development issuer; ``token`` gets an access token with the
-client_credentials grant (RFC 6749 section 4.4); ``verify`` checks one as an API would.
+client_credentials grant (RFC 6749 section 4.4); ``verify`` checks one as an API would
+(locally, or by introspection, RFC 7662); ``revoke`` revokes one (RFC 7009).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def _parse_client(value: str) -> tuple[str, str, list[str]]:
 def _cmd_issuer(args: argparse.Namespace) -> int:
     from .testing import LocalIssuer
 
+    app_secret = os.environ.get("GENAUTH_APP_SECRET") or None
+    if args.algorithm == "HS256" and app_secret is None:
+        # The API verifies with the same secret, so it must be one the user knows.
+        print("genauth-guard issuer: --algorithm HS256 needs GENAUTH_APP_SECRET", file=sys.stderr)
+        return 2
     try:
         issuer = LocalIssuer(
             audience=args.audience,
@@ -44,12 +50,18 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
             allow_non_loopback=args.host != "127.0.0.1",  # an explicit --host is a choice
             token_ttl=args.token_ttl,
             rfc9068=args.rfc9068,
+            algorithm=args.algorithm,
+            app_secret=app_secret,
         )
     except ValueError as exc:
         print(f"genauth-guard issuer: {exc}", file=sys.stderr)
         return 2
     for client_id, secret, scopes in args.client:
         issuer.add_client(client_id, secret, scopes, dpop=client_id in args.dpop_client)
+    for client_id, secret, scopes in args.opaque_client:
+        issuer.add_client(
+            client_id, secret, scopes, opaque=True, dpop=client_id in args.dpop_client
+        )
     issuer.dpop_nonce = args.dpop_nonce
     stop = threading.Event()
 
@@ -67,6 +79,9 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
                     "discovery": issuer.discovery_url,
                     "jwks_uri": issuer.jwks_uri,
                     "token_endpoint": issuer.token_endpoint,
+                    "introspection_endpoint": issuer.introspection_endpoint,
+                    "revocation_endpoint": issuer.revocation_endpoint,
+                    "algorithm": issuer.algorithm,
                     "audience": issuer.audience,
                     "clients": {c.client_id: list(c.scopes) for c in issuer.clients.values()},
                 },
@@ -261,7 +276,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     from ._config import GuardConfig
     from ._errors import GuardError
-    from ._verifier import Verifier
+    from ._introspection import make_verifier
 
     issuer = args.issuer or os.environ.get("GENAUTH_ISSUER")
     audience = args.audience or os.environ.get("GENAUTH_AUDIENCE")
@@ -276,6 +291,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     if not token:
         print("genauth-guard verify: no token given (argument or stdin)", file=sys.stderr)
         return 2
+    env = os.environ.get
     try:
         config = GuardConfig(
             issuer=issuer,
@@ -285,13 +301,23 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             leeway=args.leeway,
             strict_rfc9068=args.rfc9068,
             allow_http=args.allow_http,
+            # Secrets come from the environment only: command lines show up in `ps`.
+            shared_secret=env("GENAUTH_SHARED_SECRET") or None,
+            token_check=args.token_check or env("GENAUTH_TOKEN_CHECK") or "jwt",
+            introspection_client_id=args.introspection_client_id
+            or env("GENAUTH_INTROSPECTION_CLIENT_ID"),
+            introspection_client_secret=env("GENAUTH_INTROSPECTION_CLIENT_SECRET"),
+            introspection_endpoint=args.introspection_endpoint
+            or env("GENAUTH_INTROSPECTION_ENDPOINT"),
+            introspection_auth_method=_AUTH_METHODS[args.introspection_auth_method],
+            introspect_jwts=args.introspect_jwts,
         )
     except ValueError as exc:
         print(f"genauth-guard verify: {exc}", file=sys.stderr)
         return 2
 
     async def verify() -> dict[str, object]:
-        async with Verifier(config) as verifier:
+        async with make_verifier(config) as verifier:
             return dict((await verifier.verify(token)).claims)
 
     try:
@@ -323,8 +349,88 @@ def _add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     verify.add_argument(
         "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
     )
+    verify.add_argument(
+        "--token-check",
+        choices=("jwt", "introspect", "jwt+introspect"),
+        help="local JWT check (default), RFC 7662 introspection, or both "
+        "(or GENAUTH_TOKEN_CHECK); the API's secret comes from "
+        "GENAUTH_INTROSPECTION_CLIENT_SECRET, an HS256 secret from GENAUTH_SHARED_SECRET",
+    )
+    verify.add_argument(
+        "--introspection-client-id", help="the API's client id (or GENAUTH_INTROSPECTION_CLIENT_ID)"
+    )
+    verify.add_argument(
+        "--introspection-endpoint", help="introspection URL; discovered when omitted"
+    )
+    verify.add_argument(
+        "--introspection-auth-method", choices=sorted(_AUTH_METHODS), default="post"
+    )
+    verify.add_argument(
+        "--introspect-jwts", action="store_true", help="introspect JWT-shaped tokens too"
+    )
     verify.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     verify.set_defaults(run=_cmd_verify)
+
+
+def _cmd_revoke(args: argparse.Namespace) -> int:
+    _quiet_logs(args.verbose)
+    from ._revocation import RevocationError, revoke_token
+
+    issuer = args.issuer or (None if args.revocation_url else os.environ.get("GENAUTH_ISSUER"))
+    client_id = args.client_id or os.environ.get("GENAUTH_CLIENT_ID")
+    secret = os.environ.get("GENAUTH_CLIENT_SECRET")
+    token = (sys.stdin.read() if args.token in (None, "-") else args.token).strip()
+    missing = [
+        name
+        for name, value in (
+            ("--issuer or --revocation-url (or GENAUTH_ISSUER)", issuer or args.revocation_url),
+            ("--client-id (or GENAUTH_CLIENT_ID)", client_id),
+            ("GENAUTH_CLIENT_SECRET", secret),
+            ("a token (argument or stdin)", token),
+        )
+        if not value
+    ]
+    if missing or not client_id or not secret:
+        print(f"genauth-guard revoke: missing {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        revoke_token(
+            token,
+            client_id=client_id,
+            client_secret=secret,
+            issuer=issuer,
+            endpoint=args.revocation_url,
+            auth_method=_AUTH_METHODS[args.auth_method],
+            timeout=args.timeout,
+            allow_http=args.allow_http,
+        )
+    except RevocationError as exc:
+        print(f"genauth-guard revoke: {exc}", file=sys.stderr)
+        return 1
+    print("revoked (or already invalid)")
+    return 0
+
+
+def _add_revoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    revoke = commands.add_parser(
+        "revoke",
+        help="revoke an access token (RFC 7009)",
+        description="Revoke a token at the issuer's revocation endpoint, as the client it "
+        "was issued to. GENAUTH_ISSUER, GENAUTH_CLIENT_ID and GENAUTH_CLIENT_SECRET (the "
+        "secret only from the environment) stand in for the options.",
+    )
+    revoke.add_argument("token", nargs="?", help="the token; '-' or omitted reads stdin")
+    where = revoke.add_mutually_exclusive_group()
+    where.add_argument("--issuer", help="issuer URL; the revocation endpoint is discovered")
+    where.add_argument("--revocation-url", help="revocation endpoint URL (no discovery)")
+    revoke.add_argument("--client-id")
+    revoke.add_argument("--auth-method", choices=sorted(_AUTH_METHODS), default="post")
+    revoke.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    revoke.add_argument(
+        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
+    )
+    revoke.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    revoke.set_defaults(run=_cmd_revoke)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -351,6 +457,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     issuer.add_argument("--token-ttl", type=int, default=3600, help="token lifetime, seconds")
     issuer.add_argument("--rfc9068", action="store_true", help="issue RFC 9068 at+jwt tokens")
+    issuer.add_argument(
+        "--algorithm",
+        default="RS256",
+        choices=("RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA", "HS256"),
+        help="signing alg; HS256 signs with the app secret in GENAUTH_APP_SECRET",
+    )
+    issuer.add_argument(
+        "--opaque-client",
+        type=_parse_client,
+        action="append",
+        default=[],
+        metavar="ID:SECRET:SCOPE[,SCOPE...]",
+        help="a client that gets opaque tokens (repeatable)",
+    )
     issuer.set_defaults(run=_cmd_issuer)
     issuer.add_argument(
         "--dpop-nonce", action="store_true", help="require DPoP nonces at the token endpoint"
@@ -364,6 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_token_parser(commands)
     _add_verify_parser(commands)
+    _add_revoke_parser(commands)
     _add_dpop_proof_parser(commands)
     return parser
 

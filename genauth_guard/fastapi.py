@@ -123,9 +123,9 @@ class FastAPIGuard:
         if (verifier is None) == (config is None):
             raise TypeError("pass exactly one of verifier= or config=")
         if config is not None:
-            from ._verifier import Verifier
+            from ._introspection import make_verifier
 
-            verifier = Verifier(config)
+            verifier = make_verifier(config)
         assert verifier is not None
         self.verifier: TokenVerifier = verifier
         self.owns_verifier = config is not None

@@ -405,9 +405,14 @@ class LocalIssuer:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Requests received per endpoint: ``discovery``, ``jwks``, ``token``."""
+        """Requests received per endpoint: ``discovery``, ``jwks``, ``token``, and
+        ``introspection`` / ``revocation`` once they have been called."""
         with self._lock:
-            return dict(self._state.counts)
+            return {
+                name: count
+                for name, count in self._state.counts.items()
+                if count or name in ("discovery", "jwks", "token")
+            }
 
     def reset_counts(self) -> None:
         with self._lock:

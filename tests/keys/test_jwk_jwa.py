@@ -293,3 +293,17 @@ def test_hmac_with_a_public_key_as_secret_is_only_as_good_as_the_secret() -> Non
 def test_b64url_uint_tolerates_padding_and_leading_zeros() -> None:
     assert b64url_uint("AQAB") == b64url_uint("AAEAAQ") == b64url_uint("AQAB==") == 65537
     assert b64url_uint("AA") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([32, 48, 66]), st.data())
+def test_der_form_equals_cryptography_encoding(size: int, data: st.DataObject) -> None:
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from genauth_guard._jwa import _der_signature
+
+    raw = data.draw(st.binary(min_size=2 * size, max_size=2 * size))
+    zeros = data.draw(st.integers(0, size))
+    raw = bytes(zeros) + raw[zeros:]
+    r, s = int.from_bytes(raw[:size], "big"), int.from_bytes(raw[size:], "big")
+    assert _der_signature(raw, size) == encode_dss_signature(r, s)

@@ -319,9 +319,7 @@ def test_jwks_faults_and_counts(issuer: LocalIssuer) -> None:
     assert httpx2.get(issuer.jwks_uri).json()["keys"]
     assert issuer.counts["jwks"] == 4
     issuer.reset_counts()
-    assert issuer.counts == dict.fromkeys(
-        ("discovery", "jwks", "token", "introspection", "revocation"), 0
-    )
+    assert issuer.counts == {"discovery": 0, "jwks": 0, "token": 0}
 
 
 def test_hanging_endpoint_times_out_the_client(issuer: LocalIssuer) -> None:
