@@ -99,8 +99,10 @@ def parse_introspection_response(content: bytes) -> dict[str, Any] | None:
     return claims
 
 
-# (token or None for an inactive one, fresh until, stale until, description if inactive)
-_Entry = tuple[AccessToken | None, float, float, str]
+# (token, or None for a refused one; fresh until; stale until; the refusal, if refused)
+# The refusal is kept as (reason, description), not as the exception: a raised one holds
+# its traceback, whose frames hold the token.
+_Entry = tuple[AccessToken | None, float, float, tuple[Reason, str] | None]
 
 
 class IntrospectionCache:
@@ -140,12 +142,13 @@ class IntrospectionCache:
 
     def put_active(self, key: bytes, token: AccessToken, now: float, not_after: float) -> None:
         fresh = min(not_after, now + self.ttl)
-        self._put(key, (token, fresh, min(not_after, fresh + self.stale_if_error), ""))
+        self._put(key, (token, fresh, min(not_after, fresh + self.stale_if_error), None))
 
-    def put_inactive(self, key: bytes, now: float, description: str) -> None:
+    def put_refused(self, key: bytes, now: float, refusal: InvalidToken) -> None:
+        """Remember why a token was refused (inactive, or its claims failed the rules)."""
         if self.negative_ttl > 0:
             until = now + self.negative_ttl
-            self._put(key, (None, until, until, description))
+            self._put(key, (None, until, until, (refusal.reason, refusal.description)))
 
     def _put(self, key: bytes, entry: _Entry) -> None:
         entries = self._entries
@@ -398,7 +401,9 @@ class IntrospectingVerifier:
         if entry is not None:
             access = entry[0]
             if access is None:
-                raise InvalidToken(Reason.INACTIVE, entry[3])
+                refusal = entry[3]
+                assert refusal is not None
+                raise InvalidToken(*refusal)  # same reason and words as the first refusal
             if local is not None:
                 return local  # its claim checks ran in the local verification
             if self._predicates:
@@ -454,7 +459,7 @@ class IntrospectingVerifier:
             if claims.get("iss") != self.issuer:
                 raise InvalidToken(Reason.ISSUER, "issuer not accepted (introspection)")
         except InvalidToken as error:
-            self.cache.put_inactive(key, now, error.description)
+            self.cache.put_refused(key, now, error)
             raise
         if local is not None:
             not_after = min(not_after, float(local.expires_at) + self.config.leeway)

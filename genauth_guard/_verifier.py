@@ -22,7 +22,7 @@ from ._config import ClaimCheck, GuardConfig
 from ._dpop import NonceSource, ProofChecker, ReplayCache
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
 from ._jwa import HMAC_ALGORITHMS, PublicKey, SignatureCheck, signature_check, verify_hmac
-from ._jwks import JWKSKeySource
+from ._jwks import JWKSKeySource, VerificationKey
 from ._jws import parse_compact
 from ._scopes import parse_scopes
 from ._token import AccessToken, make_access_token
@@ -90,6 +90,12 @@ def _compile_check(check: ClaimCheck) -> Callable[[Any], bool]:
     if isinstance(check, tuple):
         return _includes(check)
     return _equals(check)
+
+
+def _key_description(key: VerificationKey) -> str:
+    """e.g. ``EC P-256 key for ES256``: what the key serves, for the refusal log."""
+    kind = f"{key.kty} {key.crv}" if key.crv else key.kty
+    return f"{kind} key for {'/'.join(sorted(key.algorithms))}"
 
 
 def _hmac_only(key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
@@ -224,7 +230,9 @@ class Verifier:
             raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
         source = self._sources.get(iss) if type(iss) is str else None
         if source is None:
-            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+            raise InvalidToken(
+                Reason.ISSUER, "issuer not accepted", actual=iss, expected=self.config.issuers
+            )
         if alg in self._hmac_algs:
             return self._verify_hmac(token, alg, claims, signing_input, signature, header_view)
         try:
@@ -238,7 +246,12 @@ class Verifier:
         # RFC 8725 3.1 and RFC 7517 4.4: the key's type, curve and declared alg fix
         # the algs it serves (_jwa.algorithms_for_key); the token's alg must be one.
         if alg not in key.algorithms:
-            raise InvalidToken(Reason.ALGORITHM, "algorithm does not match the signing key")
+            raise InvalidToken(
+                Reason.ALGORITHM,
+                "algorithm does not match the signing key",
+                actual=alg,
+                expected=_key_description(key),
+            )
         if not signature:
             raise InvalidToken(Reason.SIGNATURE, "signature missing")
         if not scheme(key.key, signing_input, signature):
@@ -324,7 +337,12 @@ class Verifier:
         alg = header.get("alg")
         scheme = self._schemes.get(alg) if type(alg) is str else None
         if scheme is None:
-            raise InvalidToken(Reason.ALGORITHM, "algorithm not allowed")
+            raise InvalidToken(
+                Reason.ALGORITHM,
+                "algorithm not allowed",
+                actual=alg,
+                expected=self.config.algorithms,
+            )
         assert isinstance(alg, str)  # it named an allowed scheme
         kid = header.get("kid")
         if kid is not None:
@@ -337,7 +355,9 @@ class Verifier:
             if self._strict:
                 raise InvalidToken(Reason.TYPE, "token type must be at+jwt")
         elif type(typ) is not str or typ.lower() not in self._types:
-            raise InvalidToken(Reason.TYPE, "token type not accepted")
+            raise InvalidToken(
+                Reason.TYPE, "token type not accepted", actual=typ, expected=sorted(self._types)
+            )
         verdict: _Verdict = (header, alg, scheme, kid, MappingProxyType(header))
         verdicts = self._header_verdicts
         if len(verdicts) >= _HEADER_VERDICTS:
@@ -391,7 +411,9 @@ class Verifier:
         else:
             raise InvalidToken(Reason.AUDIENCE, "claim aud must be a string or list of strings")
         if not accepted:
-            raise InvalidToken(Reason.AUDIENCE, "audience not accepted")
+            raise InvalidToken(
+                Reason.AUDIENCE, "audience not accepted", actual=aud, expected=self.config.audiences
+            )
 
         # StringOrURI / string claims (RFC 7519 4.1.2, 4.1.7; RFC 9068 2.2; OIDC azp).
         for name in _STRING_CLAIMS:
