@@ -331,7 +331,7 @@ class FastAPIGuard:
             if alternative is not None:
                 declared = schema.setdefault("components", {}).setdefault("securitySchemes", {})
                 declared[alternative.scheme_name] = alternative.model.model_dump(
-                    by_alias=True, exclude_none=True
+                    mode="json", by_alias=True, exclude_none=True
                 )
             return schema
 
