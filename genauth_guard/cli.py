@@ -202,17 +202,18 @@ def _library_logs(verbose: bool) -> Iterator[list[logging.LogRecord]]:
         library.propagate = propagate
 
 
-def _cmd_token(args: argparse.Namespace) -> int:
-    from ._client import ClientCredentialsAuth, ClientCredentialsError
-
+def _client_options(
+    args: argparse.Namespace, endpoint_flag: str, endpoint: str | None
+) -> tuple[str | None, str, str]:
+    """Issuer, client id and secret of a client-side command: flags, then GENAUTH_*."""
     # Secrets belong in the environment: command lines show up in `ps` and shell history.
-    issuer = args.issuer or (None if args.token_url else os.environ.get("GENAUTH_ISSUER"))
+    issuer = args.issuer or (None if endpoint else os.environ.get("GENAUTH_ISSUER"))
     client_id = args.client_id or os.environ.get("GENAUTH_CLIENT_ID")
     secret = args.client_secret or os.environ.get("GENAUTH_CLIENT_SECRET")
     missing = [
         name
         for name, value in (
-            ("--issuer or --token-url (or GENAUTH_ISSUER)", issuer or args.token_url),
+            (f"--issuer or {endpoint_flag} (or GENAUTH_ISSUER)", issuer or endpoint),
             ("--client-id (or GENAUTH_CLIENT_ID)", client_id),
             ("--client-secret (or GENAUTH_CLIENT_SECRET)", secret),
         )
@@ -220,6 +221,13 @@ def _cmd_token(args: argparse.Namespace) -> int:
     ]
     if missing or not client_id or not secret:
         raise CommandError(f"missing {', '.join(missing)}")
+    return issuer, client_id, secret
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from ._client import ClientCredentialsAuth, ClientCredentialsError
+
+    issuer, client_id, secret = _client_options(args, "--token-url", args.token_url)
     if args.retries < 0 or args.timeout <= 0:
         raise CommandError("--retries must be >= 0 and --timeout > 0")
     requested = " ".join(args.scope) if args.scope else None
@@ -562,20 +570,7 @@ def _add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
 def _cmd_revoke(args: argparse.Namespace) -> int:
     from ._revocation import RevocationError, revoke_token
 
-    issuer = args.issuer or (None if args.revocation_url else os.environ.get("GENAUTH_ISSUER"))
-    client_id = args.client_id or os.environ.get("GENAUTH_CLIENT_ID")
-    secret = os.environ.get("GENAUTH_CLIENT_SECRET")
-    missing = [
-        name
-        for name, value in (
-            ("--issuer or --revocation-url (or GENAUTH_ISSUER)", issuer or args.revocation_url),
-            ("--client-id (or GENAUTH_CLIENT_ID)", client_id),
-            ("GENAUTH_CLIENT_SECRET", secret),
-        )
-        if not value
-    ]
-    if missing or not client_id or not secret:
-        raise CommandError(f"missing {', '.join(missing)}")
+    issuer, client_id, secret = _client_options(args, "--revocation-url", args.revocation_url)
     token = _read_token(args.token)
     with _library_logs(args.verbose):
         try:
@@ -601,14 +596,15 @@ def _add_revoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         help="revoke an access token (RFC 7009)",
         formatter_class=_formatter,
         description="Revoke a token at the issuer's revocation endpoint, as the client it "
-        "was issued to. GENAUTH_ISSUER, GENAUTH_CLIENT_ID and GENAUTH_CLIENT_SECRET (the "
-        "secret only from the environment) stand in for the options.",
+        "was issued to. GENAUTH_ISSUER, GENAUTH_CLIENT_ID and GENAUTH_CLIENT_SECRET stand "
+        "in for the options; prefer the environment for the secret.",
     )
     revoke.add_argument("token", nargs="?", help="the token; '-' or omitted reads a pipe")
     where = revoke.add_mutually_exclusive_group()
     where.add_argument("--issuer", help="issuer URL; the revocation endpoint is discovered")
     where.add_argument("--revocation-url", help="revocation endpoint URL (no discovery)")
     revoke.add_argument("--client-id", help="client id (or GENAUTH_CLIENT_ID)")
+    revoke.add_argument("--client-secret", help="prefer GENAUTH_CLIENT_SECRET")
     revoke.add_argument(
         "--auth-method",
         choices=sorted(_AUTH_METHODS),
