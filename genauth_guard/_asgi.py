@@ -215,6 +215,18 @@ def challenge_of(dpop: ProofChecker | None) -> tuple[Sequence[str], bool]:
     return dpop.challenge if dpop is not None else ((), True)
 
 
+def bearer_hit(
+    dpop: ProofChecker | None, cached: Callable[[str], AccessToken | None] | None, raw: str
+) -> AccessToken | None:
+    """A bearer token from the verifier's cache (no coroutine), or None: verify it then.
+
+    Where DPoP is required, a bearer token is refused here (RFC 9449 section 7.2).
+    """
+    if dpop is not None and not dpop.bearer_allowed:
+        raise refuse_bearer()
+    return cached(raw) if cached is not None else None
+
+
 def refuse_bearer() -> InvalidToken:
     """The error for a bearer token where DPoP is required (RFC 9449 section 7.2)."""
     error = InvalidToken(Reason.TYPE, "bearer tokens are not accepted here; use DPoP")
@@ -375,7 +387,6 @@ class GuardMiddleware:
         self.warm_up = warm_up
         self._dpop = dpop_of(verifier)
         self._challenge = challenge_of(self._dpop)
-        self._bearer_ok = self._dpop is None or self._dpop.bearer_allowed
         self._anonymous = BearerAuth(None, realm, self._challenge)
         self._anonymous_user = AnonymousUser()
         self._warm_task: asyncio.Task[None] | None = None
@@ -413,13 +424,9 @@ class GuardMiddleware:
                     receive = _replay(body, receive)
                     form_token = token_from_form(body)
                 raw = find_token(scope, self.sources, form_token)
+            token: AccessToken | None
             if raw is not None:
-                if not self._bearer_ok:
-                    raise refuse_bearer()
-                cached = self._cached
-                token = cached(raw) if cached is not None else None
-                if token is None:
-                    token = await self.verifier.verify(raw)
+                token = bearer_hit(self._dpop, self._cached, raw) or await self.verifier.verify(raw)
             else:
                 token = await authenticate_dpop(self.verifier, self._dpop, scope)
             if token is not None:

@@ -39,10 +39,10 @@ from ._asgi import (
     TokenUser,
     TokenVerifier,
     authenticate_dpop,
+    bearer_hit,
     challenge_of,
     dpop_of,
     log_denial,
-    refuse_bearer,
     send_error,
 )
 from ._bearer import (
@@ -253,12 +253,7 @@ class FastAPIGuard:
                 form_token = token_from_form(await conn.body())
             raw = find_token(scope, self.sources, form_token)
         if raw is not None:
-            if self.dpop is not None and not self.dpop.bearer_allowed:
-                raise refuse_bearer()
-            cached = self._cached
-            token = cached(raw) if cached is not None else None
-            if token is None:
-                token = await self.verifier.verify(raw)
+            token = bearer_hit(self.dpop, self._cached, raw) or await self.verifier.verify(raw)
         else:
             token = await authenticate_dpop(self.verifier, self.dpop, scope)
             if token is None:
