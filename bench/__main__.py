@@ -10,7 +10,14 @@ from __future__ import annotations
 import importlib
 import json
 
-MODULES = ["bench.verify", "bench.throughput", "bench.fastapi_throughput", "bench.wsgi"]
+MODULES = [
+    "bench.verify",
+    "bench.throughput",
+    "bench.fastapi_throughput",
+    "bench.token_kinds",
+    "bench.dpop",
+    "bench.wsgi",
+]
 
 
 def main() -> None:

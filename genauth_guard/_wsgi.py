@@ -15,7 +15,16 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ._asgi import Mode, _PublicPaths, log_denial
+from ._asgi import (
+    Mode,
+    _PublicPaths,
+    authenticate_dpop,
+    challenge_of,
+    dpop_call,
+    dpop_of,
+    log_denial,
+    refuse_bearer,
+)
 from ._bearer import DEFAULT_REALM, BearerSources, find_token, header_token
 from ._config import _ENV_OPTIONS, GuardConfig
 from ._errors import GuardError, MissingCredentials, render
@@ -36,7 +45,9 @@ class RequestGuard:
 
     ``mode="protect"``: every path but ``public_paths`` needs a valid token;
     ``"identify"``: a token, when sent, is verified and attached, and routes enforce.
-    In both modes a token that is sent but invalid is refused, never ignored.
+    In both modes a token that is sent but invalid is refused, never ignored. Bearer
+    and DPoP (RFC 9449) requests are read with the ASGI adapter's own functions, over
+    a scope built from the environ: one reading of the rules for every adapter.
     """
 
     def __init__(
@@ -55,6 +66,9 @@ class RequestGuard:
         self.public_paths = _PublicPaths(public_paths)
         self.realm = realm
         self.sources = BearerSources(query=allow_query_token)
+        self.dpop = dpop_of(verifier)
+        #: ``(dpop_algs, bearer)``: the schemes every refusal offers (see ``render``).
+        self.challenge = challenge_of(self.dpop)
         # Header-only reading (the default) memoises parsed header values, as the ASGI
         # middleware does: a client reuses its token, so a hit costs one hash.
         self._header_only = not allow_query_token
@@ -77,27 +91,72 @@ class RequestGuard:
         scope = {"headers": headers, "query_string": _bytes(environ.get("QUERY_STRING", ""))}
         return find_token(scope, self.sources)
 
-    def to_verify(self, environ: Environ, path: str) -> str | None:
-        """The token to verify for this request, or None for an anonymous one.
+    def _bearer(self, environ: Environ) -> str | None:
+        """The bearer token to verify; refused where DPoP is required (RFC 9449 7.2)."""
+        raw = self.bearer_token(environ)
+        if raw is not None and self.dpop is not None and not self.dpop.bearer_allowed:
+            raise refuse_bearer()
+        return raw
 
-        Raises :class:`MissingCredentials` in protect mode when none is sent.
+    def verify_request(
+        self, environ: Environ, path: str, scheme: str | None = None
+    ) -> AccessToken | None:
+        """The request's token (bearer or DPoP) verified, None when it sends none or
+        the path is public; raises :class:`GuardError`.
+
+        ``scheme`` is the request's URL scheme when the environ does not say it (a
+        DPoP proof names the URL the caller used).
         """
         if self.is_public(path):
             return None
-        raw = self.bearer_token(environ)
-        if raw is None and self.protect:
+        raw = self._bearer(environ)
+        if raw is not None:
+            return self.verifier.verify_sync(raw)
+        call = dpop_call(self.verifier, self.dpop, asgi_scope(environ, scheme), _SYNC_DPOP)
+        if call is None:
+            return None
+        verify, args = call
+        token: AccessToken = verify(*args)
+        return token
+
+    async def verify_request_async(
+        self, environ: Environ, path: str, scheme: str | None = None
+    ) -> AccessToken | None:
+        """:meth:`verify_request` for async views (ASGI): fetches never block the loop."""
+        if self.is_public(path):
+            return None
+        raw = self._bearer(environ)
+        if raw is not None:
+            return await self.verifier.verify(raw)
+        if self.dpop is None:
+            return None
+        return await authenticate_dpop(self.verifier, self.dpop, asgi_scope(environ, scheme))
+
+    def authenticate(
+        self, environ: Environ, path: str, scheme: str | None = None
+    ) -> AccessToken | None:
+        """:meth:`verify_request`, and a 401 in protect mode when no token is sent."""
+        return self._required(self.verify_request(environ, path, scheme), path)
+
+    async def authenticate_async(
+        self, environ: Environ, path: str, scheme: str | None = None
+    ) -> AccessToken | None:
+        """:meth:`authenticate` for async views (ASGI)."""
+        return self._required(await self.verify_request_async(environ, path, scheme), path)
+
+    def _required(self, token: AccessToken | None, path: str) -> AccessToken | None:
+        if token is None and self.protect and not self.is_public(path):
             raise MissingCredentials()
-        return raw
+        return token
 
-    def authenticate(self, environ: Environ, path: str) -> AccessToken | None:
-        """The verified token, None for an anonymous request; raises :class:`GuardError`."""
-        raw = self.to_verify(environ, path)
-        return None if raw is None else self.verifier.verify_sync(raw)
+    def challenges(self, error: GuardError) -> list[str]:
+        """The ``WWW-Authenticate`` values a refusal with ``error`` carries."""
+        _, headers, _ = self.render(error)
+        return [value for name, value in headers if name == "www-authenticate"]
 
-    async def authenticate_async(self, environ: Environ, path: str) -> AccessToken | None:
-        """:meth:`authenticate` for async views (ASGI): key fetches never block the loop."""
-        raw = self.to_verify(environ, path)
-        return None if raw is None else await self.verifier.verify(raw)
+    def render(self, error: GuardError) -> tuple[int, list[tuple[str, str]], bytes]:
+        dpop_algs, bearer = self.challenge
+        return render(error, self.realm, dpop_algs=dpop_algs, bearer=bearer)
 
     def refusal(
         self, error: GuardError, environ: Environ, path: str
@@ -105,12 +164,39 @@ class RequestGuard:
         """Log ``error`` and return its HTTP form (``_errors.render``)."""
         client = environ.get("REMOTE_ADDR")
         log_denial(error, {"type": "http", "path": path, "client": (client, 0) if client else None})
-        return render(error, self.realm)
+        return self.render(error)
+
+
+_SYNC_DPOP = "verify_dpop_sync"
 
 
 def _bytes(value: str) -> bytes:
     # PEP 3333: environ strings are latin-1 decoded bytes ("native strings").
     return value.encode("latin-1", "replace")
+
+
+def asgi_scope(environ: Environ, scheme: str | None = None) -> dict[str, Any]:
+    """The parts of an ASGI scope the request readers use, from a WSGI environ."""
+    headers = [
+        (name[5:].lower().replace("_", "-").encode("latin-1"), _bytes(value))
+        for name, value in environ.items()
+        if name.startswith("HTTP_") and isinstance(value, str)
+    ]
+    port = environ.get("SERVER_PORT", "")
+    raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    client = environ.get("REMOTE_ADDR")
+    return {
+        "type": "http",
+        "method": environ.get("REQUEST_METHOD", "GET"),
+        "scheme": environ.get("wsgi.url_scheme") or scheme or "http",
+        "server": (environ.get("SERVER_NAME", "localhost"), int(port) if port.isdigit() else 80),
+        "client": (client, 0) if client else None,
+        "root_path": environ.get("SCRIPT_NAME", ""),
+        "path": environ.get("PATH_INFO", "/"),
+        "raw_path": _bytes(raw_path) if isinstance(raw_path, str) else None,
+        "query_string": _bytes(environ.get("QUERY_STRING", "")),
+        "headers": headers,
+    }
 
 
 def guard_from_settings(

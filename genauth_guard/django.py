@@ -36,7 +36,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.permissions import BasePermission
 
 from ._asgi import TokenUser
-from ._errors import GuardError, MissingCredentials, www_authenticate
+from ._errors import GuardError, MissingCredentials
 from ._scopes import check_scopes
 from ._token import AccessToken
 from ._wsgi import RequestGuard, guard_from_settings
@@ -69,8 +69,17 @@ setting_changed.connect(_settings_changed)
 
 
 def _response(guard: RequestGuard, error: GuardError, request: HttpRequest) -> HttpResponse:
-    status, headers, body = guard.refusal(error, request.META, request.path_info)
-    return HttpResponse(body, status=status, headers=dict(headers))
+    return _http_response(guard.refusal(error, request.META, request.path_info))
+
+
+def _http_response(rendered: tuple[int, list[tuple[str, str]], bytes]) -> HttpResponse:
+    """``render``'s response as Django sends it. Django holds one value per header name,
+    so several challenges share one WWW-Authenticate, comma-joined (RFC 7235 4.1)."""
+    status, headers, body = rendered
+    joined: dict[str, str] = {}
+    for name, value in headers:
+        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+    return HttpResponse(body, status=status, headers=joined)
 
 
 class GenAuthMiddleware:
@@ -92,7 +101,9 @@ class GenAuthMiddleware:
             return self._acall(request)
         guard = get_guard()
         try:
-            request.access_token = guard.authenticate(request.META, request.path_info)
+            request.access_token = guard.authenticate(
+                request.META, request.path_info, request.scheme
+            )
         except GuardError as error:
             return _response(guard, error, request)
         return self.get_response(request)
@@ -100,7 +111,9 @@ class GenAuthMiddleware:
     async def _acall(self, request: HttpRequest) -> Any:
         guard = get_guard()
         try:
-            request.access_token = await guard.authenticate_async(request.META, request.path_info)
+            request.access_token = await guard.authenticate_async(
+                request.META, request.path_info, request.scheme
+            )
         except GuardError as error:
             return _response(guard, error, request)
         response: Awaitable[Any] = self.get_response(request)
@@ -116,18 +129,20 @@ class GuardAPIException(APIException):  # type: ignore[misc]
         super().__init__(detail=json.loads(body))
         self.status_code = status
         self.guard_error = error
-        for name, value in headers:  # what DRF's own exception handler sends
-            if name == "www-authenticate":
-                self.auth_header = value
-            elif name == "retry-after":
+        # What DRF's own exception handler sends: one WWW-Authenticate (several
+        # challenges comma-joined, RFC 7235 section 4.1) and Retry-After.
+        challenges = [value for name, value in headers if name == "www-authenticate"]
+        if challenges:
+            self.auth_header = ", ".join(challenges)
+        for name, value in headers:
+            if name == "retry-after":
                 self.wait = int(value)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
     """DRF ``EXCEPTION_HANDLER``: guard refusals exactly as rendered, others as DRF does."""
     if isinstance(exc, GuardAPIException):
-        status, headers, body = exc.rendered
-        return HttpResponse(body, status=status, headers=dict(headers))
+        return _http_response(exc.rendered)
     # Imported here: rest_framework.views reads settings as it loads.
     from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -151,25 +166,20 @@ class GuardUser(TokenUser):
 
 
 class GenAuthAuthentication(BaseAuthentication):  # type: ignore[misc]
-    """DRF authentication: ``(GuardUser, AccessToken)``, None without a bearer token
-    (or on a public path); an invalid token is refused, never ignored."""
+    """DRF authentication: ``(GuardUser, AccessToken)`` for a bearer or DPoP token,
+    None without one (or on a public path); an invalid token is refused, never ignored."""
 
     def authenticate(self, request: Any) -> tuple[GuardUser, AccessToken] | None:
         guard = get_guard()
-        if guard.is_public(request.path_info):
-            return None
         try:
-            raw = guard.bearer_token(request.META)
-            if raw is None:
-                return None
-            token = guard.verifier.verify_sync(raw)
+            token = guard.verify_request(request.META, request.path_info, request.scheme)
         except GuardError as error:
             raise GuardAPIException(error, guard, request) from None
-        return GuardUser(token), token
+        return None if token is None else (GuardUser(token), token)
 
     def authenticate_header(self, request: Any) -> str | None:
-        """The bare challenge (RFC 6750 3.1): DRF then answers 401, not 403."""
-        return www_authenticate(MissingCredentials(), get_guard().realm)
+        """The bare challenges (RFC 6750 3.1, RFC 9449 7.1): DRF then answers 401, not 403."""
+        return ", ".join(get_guard().challenges(MissingCredentials())) or None
 
 
 def _permission(scopes: tuple[str, ...], any_of: bool) -> type[BasePermission]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 import httpx2
@@ -11,6 +12,8 @@ from genauth_guard._config import GuardConfig
 from genauth_guard.testing import LocalIssuer, SigningKey
 
 REALM = "orders"
+# The default (DPoP allowed) offers both schemes, each in a header of its own.
+DPOP_CHALLENGE = f'DPoP realm="{REALM}", algs="ES256 ES384 RS256 PS256 EdDSA"'
 CASES = [
     "no credentials",
     "basic scheme",
@@ -99,7 +102,7 @@ def contract_cases(issuer: LocalIssuer) -> list[Case]:
 def check_contract(case: Case, response: httpx2.Response) -> None:
     """Assert ``response`` is exactly what the contract table says for ``case``."""
     assert response.status_code == case.status, (case.name, response.text)
-    challenge = response.headers.get_list("www-authenticate")
+    challenge = challenges(response)
     if case.status == 200:
         return
     body = response.json()
@@ -111,7 +114,8 @@ def check_contract(case: Case, response: httpx2.Response) -> None:
         assert challenge == []
         assert int(response.headers["retry-after"]) > 0
         return
-    assert len(challenge) == 1
+    assert len(challenge) == 2
+    assert challenge[1] == DPOP_CHALLENGE
     if case.error is None:  # RFC 6750 3.1: no error code without credentials
         assert challenge[0] == f'Bearer realm="{REALM}"'
         return
@@ -122,6 +126,15 @@ def check_contract(case: Case, response: httpx2.Response) -> None:
         assert case.describe in body["error_description"].lower(), body
     if case.error == "insufficient_scope":
         assert 'scope="order:read"' in challenge[0]
+
+
+def challenges(response: httpx2.Response) -> list[str]:
+    """The challenges of a response, whether each has a header line of its own or
+    several share one, comma-joined (RFC 7235 section 4.1; Django sends them so)."""
+    found: list[str] = []
+    for value in response.headers.get_list("www-authenticate"):
+        found += re.split(r", (?=(?:Bearer|DPoP)\b)", value)
+    return found
 
 
 def case_named(issuer: LocalIssuer, name: str) -> Case:

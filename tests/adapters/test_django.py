@@ -9,7 +9,7 @@ import _django_settings
 import django
 import httpx2
 import pytest
-from _contract import CASES, REALM, Case, case_named, check_contract
+from _contract import CASES, DPOP_CHALLENGE, REALM, Case, case_named, challenges, check_contract
 from _wsgi_kit import as_httpx
 from django.conf import settings
 
@@ -138,7 +138,7 @@ def test_drf_answers_401_with_the_challenge_for_its_own_permissions(
     configured()
     refused = get("/authenticated")
     assert refused.status_code == 401  # not DRF's 403: authenticate_header gives a challenge
-    assert refused.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert challenges(refused) == [f'Bearer realm="{REALM}"', DPOP_CHALLENGE]
     signed = get("/authenticated", bearer(issuer.mint()))
     assert signed.status_code == 200
 
@@ -159,7 +159,7 @@ def test_identify_middleware_with_plain_views(issuer: LocalIssuer, configured: A
 
 def test_protect_middleware_and_public_paths(issuer: LocalIssuer, configured: Any) -> None:
     configured(**SETUPS["protect"])
-    assert get("/me").headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert challenges(get("/me")) == [f'Bearer realm="{REALM}"', DPOP_CHALLENGE]
     expired = bearer(issuer.mint(expires_in=-3600))
     assert get("/health", expired).json() == {"ok": True}  # public: not inspected
     assert get("/public").json() == {"ok": True}

@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _contract import CASES, REALM, case_named, check_contract, config_for
+from _contract import (
+    CASES,
+    DPOP_CHALLENGE,
+    REALM,
+    case_named,
+    challenges,
+    check_contract,
+    config_for,
+)
 from _flask_app import create_app
 from _wsgi_kit import as_httpx
 from flask import Flask
@@ -67,7 +75,7 @@ def test_any_of_scopes(issuer: LocalIssuer, make_app: Any, mode: str) -> None:
         assert get(client, "/orders-any", bearer(issuer.mint(scope=scope))).status_code == 200
     refused = get(client, "/orders-any", bearer(issuer.mint(scope="profile")))
     assert refused.status_code == 403
-    assert refused.headers["www-authenticate"] == (
+    assert challenges(refused)[0] == (
         f'Bearer realm="{REALM}", error="insufficient_scope", '
         'error_description="requires one of: order:read order:write", '
         'scope="order:read order:write"'
@@ -91,7 +99,7 @@ def test_protect_mode_guards_every_route_but_public_ones(
     issuer: LocalIssuer, make_app: Any
 ) -> None:
     client = make_app().test_client()
-    assert get(client, "/me").headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert challenges(get(client, "/me")) == [f'Bearer realm="{REALM}"', DPOP_CHALLENGE]
     expired = bearer(issuer.mint(expires_in=-3600))
     assert get(client, "/health", expired).text == "healthy"  # public paths: not inspected
     assert get(client, "/public").status_code == 401
@@ -111,7 +119,7 @@ def test_configured_from_a_guard_config(issuer: LocalIssuer, caplog: Any) -> Non
     with caplog.at_level(logging.DEBUG, logger="genauth_guard"):
         assert get(client, "/read", bearer(issuer.mint(scope="order:read"))).text == "ok"
         refused = get(client, "/read")
-    assert refused.headers["www-authenticate"] == 'Bearer realm="shop"'
+    assert challenges(refused)[0] == 'Bearer realm="shop"'
     assert "/read" in caplog.text  # the refusal is logged, with the path
     GenAuthGuard.verifier(app).close()
 
