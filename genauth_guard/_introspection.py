@@ -17,13 +17,15 @@ token is held in memory once its request is done.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import math
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal
@@ -33,8 +35,8 @@ import httpx2
 from ._client import AuthMethod, client_auth
 from ._config import GuardConfig
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
-from ._errors import IntrospectionUnavailable, InvalidToken, Reason
-from ._http import FetchFailed, bounded_request
+from ._errors import GuardError, IntrospectionUnavailable, InvalidToken, KeysUnavailable, Reason
+from ._http import FetchFailed, bounded_request, bounded_request_sync
 from ._token import AccessToken
 from ._verifier import Verifier
 
@@ -49,6 +51,9 @@ __all__ = [
 logger = logging.getLogger("genauth_guard.introspection")
 
 _EMPTY_HEADER: Mapping[str, Any] = MappingProxyType({})
+# (method, url, headers, form, accepted statuses, size bound): one request of the flow.
+_Request = tuple[str, str, dict[str, str], dict[str, str] | None, tuple[int, ...], int]
+_ANSWERS = (200, 400, 401, 403)
 _MAX_RESPONSE_BYTES = 64 * 1024
 
 
@@ -130,7 +135,8 @@ class IntrospectionCache:
         entry = self._entries.get(key)
         if entry is None or now >= entry[1]:
             return None
-        self._entries.move_to_end(key)
+        with contextlib.suppress(KeyError):  # dropped meanwhile by another thread
+            self._entries.move_to_end(key)
         return entry
 
     def stale(self, key: bytes, now: float) -> AccessToken | None:
@@ -153,9 +159,10 @@ class IntrospectionCache:
     def _put(self, key: bytes, entry: _Entry) -> None:
         entries = self._entries
         entries[key] = entry
-        entries.move_to_end(key)
-        if len(entries) > self.maxsize:
-            entries.popitem(last=False)
+        with contextlib.suppress(KeyError):  # threads (verify_sync) may race here
+            entries.move_to_end(key)
+            if len(entries) > self.maxsize:
+                entries.popitem(last=False)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -211,30 +218,79 @@ class Introspector:
         self._bucket_at = clock()
         self._failing = False
         self.calls = 0
+        self._lock = threading.Lock()
+        self._sync_client: httpx2.Client | None = None
 
     def __repr__(self) -> str:  # the client secret never shows
         return f"Introspector(issuer={self.issuer!r}, client_id={self._client_id!r})"
 
     async def introspect(self, token: str) -> dict[str, Any] | None:
         """The active token's claims, None if inactive; raises IntrospectionUnavailable."""
+        flow = self._flow(token)
+        try:
+            request = next(flow)
+            while True:
+                method, url, headers, form, ok, max_bytes = request
+                reply = await bounded_request(
+                    self._http(),
+                    method,
+                    url,
+                    timeout=self._timeout,
+                    max_bytes=max_bytes,
+                    headers=headers,
+                    data=form,
+                    ok=ok,
+                )
+                request = flow.send(reply)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except FetchFailed as exc:
+            raise self._failed(exc) from None
+
+    def introspect_sync(self, token: str) -> dict[str, Any] | None:
+        """:meth:`introspect` for synchronous code: the same flow, I/O on this thread."""
+        flow = self._flow(token)
+        try:
+            request = next(flow)
+            while True:
+                method, url, headers, form, ok, max_bytes = request
+                reply = bounded_request_sync(
+                    self._sync_http(),
+                    method,
+                    url,
+                    timeout=self._timeout,
+                    max_bytes=max_bytes,
+                    headers=headers,
+                    data=form,
+                    ok=ok,
+                )
+                request = flow.send(reply)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        except FetchFailed as exc:
+            raise self._failed(exc) from None
+
+    def _flow(self, token: str) -> Generator[_Request, tuple[int, bytes], dict[str, Any] | None]:
+        """One introspection without I/O: yields requests, receives (status, body)."""
         if self._failing and not self._take_token():
             raise self._unavailable()
         try:
-            endpoint = self.endpoint or await self._discover()
+            endpoint = self.endpoint
+            if endpoint is None:
+                accept = {"accept": "application/json"}
+                request = ("GET", discovery_url(self.issuer), accept, None, (200,), 512 * 1024)
+                _, content = yield request
+                metadata = parse_provider_metadata(
+                    self.issuer, content, allow_http=self._allow_http
+                )
+                if metadata.introspection_endpoint is None:
+                    raise DiscoveryError("the discovery document has no introspection_endpoint")
+                endpoint = self.endpoint = metadata.introspection_endpoint
             headers, form = introspection_request(
                 token, self._client_id, self._secret, self._auth_method
             )
             self.calls += 1
-            status, body = await bounded_request(
-                self._http(),
-                "POST",
-                endpoint,
-                timeout=self._timeout,
-                max_bytes=self._max_bytes,
-                headers=headers,
-                data=form,
-                ok=(200, 400, 401, 403),
-            )
+            status, body = yield ("POST", endpoint, headers, form, _ANSWERS, self._max_bytes)
             if status != 200:
                 # RFC 7662 2.3 / RFC 6749 5.2: the API's own request or credentials
                 # were refused, a configuration problem no token can fix.
@@ -244,38 +300,36 @@ class Introspector:
                 )
             claims = parse_introspection_response(body)
         except (FetchFailed, DiscoveryError, _Unusable) as exc:
-            self._record_failure(str(exc))
-            raise self._unavailable() from None
+            raise self._failed(exc) from None
         if self._failing:
             logger.info("introspection endpoint of %s answers again", self.issuer)
         self._failing = False
         return claims
 
-    async def _discover(self) -> str:
-        _, content = await bounded_request(
-            self._http(),
-            "GET",
-            discovery_url(self.issuer),
-            timeout=self._timeout,
-            max_bytes=512 * 1024,
-            headers={"accept": "application/json"},
-        )
-        metadata = parse_provider_metadata(self.issuer, content, allow_http=self._allow_http)
-        if metadata.introspection_endpoint is None:
-            raise DiscoveryError("the discovery document has no introspection_endpoint")
-        self.endpoint = metadata.introspection_endpoint
-        return self.endpoint
+    def _failed(self, exc: Exception) -> IntrospectionUnavailable:
+        self._record_failure(str(exc))
+        return self._unavailable()
 
     def _http(self) -> httpx2.AsyncClient:
         if self._client is None:
             self._client = httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False)
         return self._client
 
+    def _sync_http(self) -> httpx2.Client:
+        with self._lock:
+            if self._sync_client is None:
+                self._sync_client = httpx2.Client(timeout=self._timeout, follow_redirects=False)
+            return self._sync_client
+
     def _record_failure(self, why: str) -> None:
         self._failing = True
         logger.warning("token introspection at %s failed: %s", self.issuer, why)
 
     def _take_token(self) -> bool:
+        with self._lock:
+            return self._take_token_locked()
+
+    def _take_token_locked(self) -> bool:
         now = self._clock()
         elapsed = max(0.0, now - self._bucket_at)
         self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
@@ -294,9 +348,28 @@ class Introspector:
         client, self._client = self._client, None
         if client is not None and self._owns_client:
             await client.aclose()
+        self.close()
+
+    def close(self) -> None:
+        """Close the sync HTTP client (the async one belongs to its event loop)."""
+        with self._lock:
+            client, self._sync_client = self._sync_client, None
+        if client is not None:
+            client.close()
 
 
 TokenCheck = Literal["introspect", "jwt+introspect"]
+
+
+class _Answer:
+    """One introspection call shared by the threads asking about the same token."""
+
+    __slots__ = ("done", "error", "token")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.token: AccessToken | None = None
+        self.error: GuardError | None = None
 
 
 class IntrospectingVerifier:
@@ -366,6 +439,8 @@ class IntrospectingVerifier:
         )
         self._max_bytes = config.max_token_bytes
         self._inflight: dict[bytes, asyncio.Task[AccessToken]] = {}
+        self._lock = threading.Lock()
+        self._thread_flights: dict[bytes, _Answer] = {}
 
     def cached(self, token: str) -> AccessToken | None:
         """A cached active result (and, in ``jwt+introspect``, the local one): no I/O."""
@@ -384,33 +459,15 @@ class IntrospectingVerifier:
 
     async def verify(self, token: str) -> AccessToken:
         """Verify ``token`` as the mode says; InvalidToken, IntrospectionUnavailable..."""
-        if type(token) is not str:
-            raise InvalidToken(Reason.MALFORMED, "token must be a string")
-        if not token:
-            raise InvalidToken(Reason.MALFORMED, "token is empty")
-        if len(token) > self._max_bytes:
-            raise InvalidToken(Reason.TOO_LARGE, "token too large")
         local: AccessToken | None = None
-        if self._both:
+        if self._local_step(token) == "both":
             local = await self.verifier.verify(token)
-        elif self._local_jwts and token.startswith("eyJ") and token.count(".") == 2:
-            # JWT-shaped (a header that decodes to '{"'): verified locally.
+        elif self._local_step(token) == "only":
             return await self.verifier.verify(token)
         key = token_key(token)
-        entry = self.cache.get(key, self._clock())
-        if entry is not None:
-            access = entry[0]
-            if access is None:
-                refusal = entry[3]
-                assert refusal is not None
-                raise InvalidToken(*refusal)  # same reason and words as the first refusal
-            if local is not None:
-                return local  # its claim checks ran in the local verification
-            if self._predicates:
-                refused = self._predicates_accept(access)
-                if refused is not None:
-                    raise InvalidToken(Reason.CLAIM, f"claim {refused} not accepted")
-            return access
+        hit = self._cached_answer(key, local)
+        if hit is not None:
+            return hit
         task = self._inflight.get(key)
         if task is None:
             # Single flight: concurrent requests with one new token make one call.
@@ -420,6 +477,83 @@ class IntrospectingVerifier:
         # shield: one cancelled request must not cancel the call the others share.
         access = await asyncio.shield(task)
         return local or access
+
+    def verify_sync(self, token: str) -> AccessToken:
+        """:meth:`verify` for synchronous code: the same rules and cache; threads with
+        one new token share one introspection call."""
+        local: AccessToken | None = None
+        if self._local_step(token) == "both":
+            local = self.verifier.verify_sync(token)
+        elif self._local_step(token) == "only":
+            return self.verifier.verify_sync(token)
+        key = token_key(token)
+        hit = self._cached_answer(key, local)
+        if hit is not None:
+            return hit
+        with self._lock:
+            flight = self._thread_flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._thread_flights[key] = _Answer()
+        if leader:
+            try:
+                flight.token = self._answered(key, local, self._asked_sync(token, key))
+            except GuardError as error:
+                flight.error = error.with_traceback(None)  # its frames would hold the token
+                raise
+            finally:
+                with self._lock:
+                    del self._thread_flights[key]
+                flight.done.set()
+            return local or flight.token
+        # Bounded: one call (discovery and introspection, each time-bounded) at most.
+        if not flight.done.wait(2 * self.config.http_timeout + 1.0):
+            raise self.introspector._unavailable()
+        if flight.token is None:
+            raise self._shared_refusal(flight)
+        return local or flight.token
+
+    def _local_step(self, token: str) -> Literal["both", "only", "none"]:
+        """The checks before the cache, no I/O; and what the local verifier must do."""
+        if type(token) is not str:
+            raise InvalidToken(Reason.MALFORMED, "token must be a string")
+        if not token:
+            raise InvalidToken(Reason.MALFORMED, "token is empty")
+        if len(token) > self._max_bytes:
+            raise InvalidToken(Reason.TOO_LARGE, "token too large")
+        if self._both:
+            return "both"
+        if self._local_jwts and token.startswith("eyJ") and token.count(".") == 2:
+            return "only"  # JWT-shaped (a header that decodes to '{"'): verified locally
+        return "none"
+
+    def _cached_answer(self, key: bytes, local: AccessToken | None) -> AccessToken | None:
+        """The cached answer for ``key``: the token, a raised refusal, or None (ask)."""
+        entry = self.cache.get(key, self._clock())
+        if entry is None:
+            return None
+        access = entry[0]
+        if access is None:
+            refusal = entry[3]
+            assert refusal is not None
+            raise InvalidToken(*refusal)  # same reason and words as the first refusal
+        if local is not None:
+            return local  # its claim checks ran in the local verification
+        if self._predicates:
+            refused = self._predicates_accept(access)
+            if refused is not None:
+                raise InvalidToken(Reason.CLAIM, f"claim {refused} not accepted")
+        return access
+
+    def _shared_refusal(self, flight: _Answer) -> GuardError:
+        """The leader's error, as a new one for a waiting thread (same kind and words)."""
+        error = flight.error
+        assert error is not None
+        if isinstance(error, InvalidToken):
+            return InvalidToken(error.reason, error.description)
+        if isinstance(error, IntrospectionUnavailable | KeysUnavailable):
+            return type(error)(error.description, error.retry_after)
+        return type(error)(error.description)
 
     def _predicates_accept(self, access: AccessToken) -> str | None:
         """Re-run callable claim checks on a cached answer: the name of one that fails.
@@ -444,13 +578,32 @@ class IntrospectingVerifier:
 
     async def _ask(self, token: str, key: bytes, local: AccessToken | None) -> AccessToken:
         try:
-            claims = await self.introspector.introspect(token)
-        except IntrospectionUnavailable:
-            stale = self.cache.stale(key, self._clock())
-            if stale is not None:
-                logger.warning("introspection unavailable; serving a cached active result")
-                return stale
-            raise
+            answer: dict[str, Any] | AccessToken | None = await self.introspector.introspect(token)
+        except IntrospectionUnavailable as error:
+            answer = self._stale_or_raise(key, error)
+        return self._answered(key, local, answer)
+
+    def _asked_sync(self, token: str, key: bytes) -> dict[str, Any] | AccessToken | None:
+        try:
+            return self.introspector.introspect_sync(token)
+        except IntrospectionUnavailable as error:
+            return self._stale_or_raise(key, error)
+
+    def _stale_or_raise(self, key: bytes, error: IntrospectionUnavailable) -> AccessToken:
+        """Issuer down: a cached active result past its TTL may serve, else ``error``."""
+        stale = self.cache.stale(key, self._clock())
+        if stale is None:
+            raise error
+        logger.warning("introspection unavailable; serving a cached active result")
+        return stale
+
+    def _answered(
+        self, key: bytes, local: AccessToken | None, answer: dict[str, Any] | AccessToken | None
+    ) -> AccessToken:
+        """The issuer's answer through the claim rules, remembered (RFC 7662 2.2)."""
+        if isinstance(answer, AccessToken):
+            return answer  # a stale cached result
+        claims = answer
         now = self._clock()
         try:
             if claims is None:
@@ -470,6 +623,23 @@ class IntrospectingVerifier:
         """Fetch the keys when JWTs are verified locally (nothing to fetch otherwise)."""
         if self.mode == "jwt+introspect" or self._local_jwts:
             await self.verifier.warm_up()
+
+    def warm_up_sync(self) -> None:
+        """:meth:`warm_up` for synchronous code."""
+        if self.mode == "jwt+introspect" or self._local_jwts:
+            self.verifier.warm_up_sync()
+
+    def close(self) -> None:
+        """Close the sync HTTP clients (``aclose`` closes everything)."""
+        self.cache.clear()
+        for owned in self._owned:
+            owned.close()
+
+    def __enter__(self) -> IntrospectingVerifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     async def aclose(self) -> None:
         tasks = list(self._inflight.values())

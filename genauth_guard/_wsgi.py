@@ -28,6 +28,7 @@ from ._asgi import (
 from ._bearer import DEFAULT_REALM, BearerSources, find_token, header_token
 from ._config import _ENV_OPTIONS, GuardConfig
 from ._errors import GuardError, MissingCredentials, render
+from ._introspection import IntrospectingVerifier, make_verifier
 from ._token import AccessToken
 from ._verifier import Verifier
 
@@ -52,7 +53,7 @@ class RequestGuard:
 
     def __init__(
         self,
-        verifier: Verifier,
+        verifier: Verifier | IntrospectingVerifier,
         *,
         mode: Mode = "protect",
         public_paths: Iterable[str] = (),
@@ -226,7 +227,7 @@ def guard_from_settings(
         raise TypeError("GENAUTH_CONFIG must be a GuardConfig")
     public = get("GENAUTH_PUBLIC_PATHS") or ()
     return RequestGuard(
-        Verifier(config),
+        make_verifier(config),  # local verification, or introspection (token_check)
         mode=get("GENAUTH_MODE") or "protect",
         public_paths=(public,) if isinstance(public, str) else public,
         realm=get("GENAUTH_REALM") or DEFAULT_REALM,

@@ -30,6 +30,7 @@ from flask import Flask, Response, current_app, g, request
 from ._asgi import Mode
 from ._config import GuardConfig
 from ._errors import GuardError
+from ._introspection import IntrospectingVerifier
 from ._scopes import check_scopes
 from ._token import AccessToken
 from ._verifier import Verifier
@@ -91,7 +92,7 @@ class GenAuthGuard:
         app.before_request(authenticate)
 
     @staticmethod
-    def verifier(app: Flask | None = None) -> Verifier:
+    def verifier(app: Flask | None = None) -> Verifier | IntrospectingVerifier:
         """The app's verifier (e.g. to call ``verify_sync`` from a CLI command)."""
         return _guard(app).verifier
 

@@ -210,3 +210,22 @@ def test_a_guard_config_setting_wins(issuer: LocalIssuer, configured: Any) -> No
     refused = get("/orders", bearer(issuer.mint(scope="order:read")))
     assert refused.json()["error_description"] == "audience not accepted"
     assert get("/orders", bearer(issuer.mint(scope="order:read", audience="another-api"))).json()
+
+
+@pytest.mark.parametrize("setup", ["drf", "protect"])
+def test_opaque_tokens_by_introspection(issuer: LocalIssuer, configured: Any, setup: str) -> None:
+    issuer.add_client("api-introspector", "introspector-secret")
+    configured(
+        GENAUTH_TOKEN_CHECK="introspect",
+        GENAUTH_INTROSPECTION_CLIENT_ID="api-introspector",
+        GENAUTH_INTROSPECTION_CLIENT_SECRET="introspector-secret",
+        **SETUPS[setup],
+    )
+    token = issuer.mint_opaque(scope="order:read")
+    assert get("/orders", bearer(token)).json()["scopes"] == ["order:read"]
+    issuer.revoke(revoked := issuer.mint_opaque(scope="order:read"))
+    assert get("/orders", bearer(revoked)).json()["error"] == "invalid_token"
+    issuer.fail("introspection")
+    down = get("/orders", bearer(issuer.mint_opaque(scope="order:read")))
+    assert down.status_code == 503
+    assert int(down.headers["retry-after"]) >= 1

@@ -163,3 +163,24 @@ def test_settings_read_as_their_environment_variables(issuer: LocalIssuer, make_
     ).test_client()
     token = issuer.mint(scope="order:read", audience="billing-api")
     assert get(client, "/orders", bearer(token)).status_code == 200
+
+
+def test_opaque_tokens_by_introspection(issuer: LocalIssuer, make_app: Any) -> None:
+    issuer.add_client("api-introspector", "introspector-secret")
+    client = make_app(
+        GENAUTH_TOKEN_CHECK="introspect",
+        GENAUTH_INTROSPECTION_CLIENT_ID="api-introspector",
+        GENAUTH_INTROSPECTION_CLIENT_SECRET="introspector-secret",
+    ).test_client()
+    token = issuer.mint_opaque(scope="order:read")
+    assert get(client, "/orders", bearer(token)).json()["scopes"] == ["order:read"]
+    assert get(client, "/orders", bearer(token)).status_code == 200
+    assert issuer.counts["introspection"] == 1  # cached
+    issuer.revoke(revoked := issuer.mint_opaque(scope="order:read"))
+    refused = get(client, "/orders", bearer(revoked))
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_token"
+    issuer.fail("introspection")
+    down = get(client, "/orders", bearer(issuer.mint_opaque(scope="order:read")))
+    assert down.status_code == 503
+    assert int(down.headers["retry-after"]) >= 1
