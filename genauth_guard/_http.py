@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import httpx2
 
@@ -35,14 +36,7 @@ async def bounded_request(
     """Status and body of ``method url``; FetchFailed unless the status is in ``ok``."""
     with _failures(url, timeout):
         async with asyncio.timeout(timeout):  # httpx's timeout is per phase
-            async with client.stream(
-                method,
-                url,
-                headers={"accept-encoding": "identity", **headers},
-                data=data,
-                timeout=timeout,
-                follow_redirects=False,
-            ) as response:
+            async with client.stream(**_stream(method, url, headers, data, timeout)) as response:
                 _check(response, url, ok, max_bytes)
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
@@ -65,14 +59,7 @@ def bounded_request_sync(
     deadline = time.monotonic() + timeout  # httpx's timeout is per phase
     with (
         _failures(url, timeout),
-        client.stream(
-            method,
-            url,
-            headers={"accept-encoding": "identity", **headers},
-            data=data,
-            timeout=timeout,
-            follow_redirects=False,
-        ) as response,
+        client.stream(**_stream(method, url, headers, data, timeout)) as response,
     ):
         _check(response, url, ok, max_bytes)
         body = bytearray()
@@ -81,6 +68,24 @@ def bounded_request_sync(
             if time.monotonic() > deadline:
                 raise TimeoutError
         return response.status_code, bytes(body)
+
+
+def _stream(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    data: Mapping[str, str] | None,
+    timeout: float,
+) -> dict[str, Any]:
+    """The arguments of ``client.stream`` for both drivers: no redirects followed."""
+    return {
+        "method": method,
+        "url": url,
+        "headers": {"accept-encoding": "identity", **headers},
+        "data": data,
+        "timeout": timeout,
+        "follow_redirects": False,
+    }
 
 
 def _check(response: httpx2.Response, url: str, ok: tuple[int, ...], max_bytes: int) -> None:

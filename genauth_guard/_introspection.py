@@ -51,8 +51,8 @@ __all__ = [
 logger = logging.getLogger("genauth_guard.introspection")
 
 _EMPTY_HEADER: Mapping[str, Any] = MappingProxyType({})
-# (method, url, headers, form, accepted statuses, size bound): one request of the flow.
-_Request = tuple[str, str, dict[str, str], dict[str, str] | None, tuple[int, ...], int]
+# One request of the flow: keyword arguments of _http.bounded_request(_sync).
+_Request = dict[str, Any]
 _ANSWERS = (200, 400, 401, 403)
 _MAX_RESPONSE_BYTES = 64 * 1024
 
@@ -230,18 +230,7 @@ class Introspector:
         try:
             request = next(flow)
             while True:
-                method, url, headers, form, ok, max_bytes = request
-                reply = await bounded_request(
-                    self._http(),
-                    method,
-                    url,
-                    timeout=self._timeout,
-                    max_bytes=max_bytes,
-                    headers=headers,
-                    data=form,
-                    ok=ok,
-                )
-                request = flow.send(reply)
+                request = flow.send(await bounded_request(self._http(), **request))
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         except FetchFailed as exc:
@@ -253,18 +242,7 @@ class Introspector:
         try:
             request = next(flow)
             while True:
-                method, url, headers, form, ok, max_bytes = request
-                reply = bounded_request_sync(
-                    self._sync_http(),
-                    method,
-                    url,
-                    timeout=self._timeout,
-                    max_bytes=max_bytes,
-                    headers=headers,
-                    data=form,
-                    ok=ok,
-                )
-                request = flow.send(reply)
+                request = flow.send(bounded_request_sync(self._sync_http(), **request))
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
         except FetchFailed as exc:
@@ -277,9 +255,9 @@ class Introspector:
         try:
             endpoint = self.endpoint
             if endpoint is None:
-                accept = {"accept": "application/json"}
-                request = ("GET", discovery_url(self.issuer), accept, None, (200,), 512 * 1024)
-                _, content = yield request
+                _, content = yield self._request(
+                    "GET", discovery_url(self.issuer), {"accept": "application/json"}, 512 * 1024
+                )
                 metadata = parse_provider_metadata(
                     self.issuer, content, allow_http=self._allow_http
                 )
@@ -290,7 +268,9 @@ class Introspector:
                 token, self._client_id, self._secret, self._auth_method
             )
             self.calls += 1
-            status, body = yield ("POST", endpoint, headers, form, _ANSWERS, self._max_bytes)
+            status, body = yield self._request(
+                "POST", endpoint, headers, self._max_bytes, data=form, ok=_ANSWERS
+            )
             if status != 200:
                 # RFC 7662 2.3 / RFC 6749 5.2: the API's own request or credentials
                 # were refused, a configuration problem no token can fix.
@@ -305,6 +285,27 @@ class Introspector:
             logger.info("introspection endpoint of %s answers again", self.issuer)
         self._failing = False
         return claims
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        max_bytes: int,
+        *,
+        data: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (200,),
+    ) -> dict[str, Any]:
+        """One request of the flow, as the keyword arguments of ``bounded_request``."""
+        return {
+            "method": method,
+            "url": url,
+            "headers": headers,
+            "data": data,
+            "ok": ok,
+            "max_bytes": max_bytes,
+            "timeout": self._timeout,
+        }
 
     def _failed(self, exc: Exception) -> IntrospectionUnavailable:
         self._record_failure(str(exc))
