@@ -16,12 +16,13 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 
 import httpx2
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
+from ._bounded import BodyTooLarge, BoundedBody, UnreadableBody
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
 from ._errors import InvalidToken, KeysUnavailable, Reason
 
@@ -37,8 +38,9 @@ __all__ = [
 
 logger = logging.getLogger("genauth_guard")
 
-#: JWK ``alg`` values accepted on an RSA key (RFC 7518 section 3.3, RSASSA-PKCS1-v1_5).
-RSA_SIGNATURE_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
+#: JWK ``alg`` values accepted on an RSA key: RSASSA-PKCS1-v1_5 (RFC 7518 section 3.3)
+#: and RSASSA-PSS (section 3.5), both verified with the same RSA public key.
+RSA_SIGNATURE_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 #: RFC 8725 section 3.5 / NIST SP 800-131A: RSA keys under 2048 bits are refused.
 MIN_RSA_BITS = 2048
 #: Larger moduli only cost CPU per verification; no issuer publishes them.
@@ -84,7 +86,9 @@ class ParsedJWKS:
     beyond_max_keys: int
 
 
-def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
+def parse_jwks(
+    content: bytes, *, max_keys: int = 64, algorithms: Collection[str] | None = None
+) -> ParsedJWKS:
     """Parse a JWK Set document (RFC 7517 section 5), keeping only usable RSA keys.
 
     Raises only :class:`JWKSError`, when the document as a whole is unusable (not
@@ -93,7 +97,8 @@ def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
     ``max_keys`` entries are looked at. When several usable keys share a ``kid``
     the first one wins and the others are skipped: RFC 7517 section 4.5 asks for
     distinct ``kid`` values within a set, and picking by position keeps the choice
-    deterministic.
+    deterministic. ``algorithms`` (the verifier's allow-list) skips keys whose ``alg``
+    it does not name: such a key could never verify an accepted token.
     """
     try:
         document = json.loads(content)
@@ -111,6 +116,8 @@ def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
         kid = jwk.get("kid") if isinstance(jwk, dict) else None
         kid = kid if isinstance(kid, str) else None
         key, reason = _usable_key(jwk)
+        if key is not None and algorithms is not None and key.alg not in (None, *algorithms):
+            key, reason = None, f"alg {key.alg} not in the allow-list"
         if key is not None and key.kid is not None and key.kid in seen:
             key, reason = None, "duplicate kid (the first key with it is used)"
         if key is None:
@@ -153,7 +160,7 @@ def _usable_key(jwk: object) -> tuple[VerificationKey | None, str]:
         if not isinstance(alg, str):
             return None, "malformed alg"
         if alg not in RSA_SIGNATURE_ALGORITHMS:
-            return None, "alg is not RS256, RS384 or RS512"
+            return None, "alg is not an RSA signature algorithm"
     if any(member in jwk for member in _PRIVATE_MEMBERS):
         return None, "publishes private key material"
     n = _b64url_uint(jwk.get("n"))
@@ -190,17 +197,39 @@ def _b64url_uint(value: object) -> int | None:
     return number or None
 
 
+def _identity(key: VerificationKey) -> tuple[object, ...]:
+    """What makes two parsed keys the same key: kid, alg, type and public material."""
+    numbers = key.key.public_numbers()
+    return (key.kid, key.alg, key.kty, numbers.n, numbers.e)
+
+
 @dataclass(frozen=True, slots=True)
 class _KeySet:
     by_kid: Mapping[str, VerificationKey]
     keys: tuple[VerificationKey, ...]
-    fingerprint: frozenset[tuple[str | None, int, int]]
+    fingerprint: frozenset[tuple[object, ...]]
+    # kid -> why the issuer's key of that kid was left out (for a clearer refusal).
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, keys: tuple[VerificationKey, ...]) -> _KeySet:
+    def of(
+        cls,
+        keys: tuple[VerificationKey, ...],
+        previous: _KeySet | None = None,
+        skipped: tuple[SkippedKey, ...] = (),
+    ) -> _KeySet:
+        """The set, reusing ``previous``'s objects for unchanged keys.
+
+        The verified-token cache recognises "the same key" by object identity, so a
+        refetch that changes nothing (or only adds keys) keeps its entries valid, and
+        a key republished with new material under the same kid never matches.
+        """
+        known = {_identity(k): k for k in previous.keys} if previous is not None else {}
+        identities = [_identity(k) for k in keys]
+        keys = tuple(known.get(ident, k) for ident, k in zip(identities, keys, strict=True))
         by_kid = {k.kid: k for k in keys if k.kid is not None}
-        numbers = [(k.kid, k.key.public_numbers()) for k in keys]
-        return cls(by_kid, keys, frozenset((kid, nums.n, nums.e) for kid, nums in numbers))
+        reasons = {s.kid: s.reason for s in skipped if s.kid is not None and s.kid not in by_kid}
+        return cls(by_kid, keys, frozenset(identities), reasons)
 
     def find(self, kid: str | None) -> VerificationKey | None:
         if kid is None:
@@ -262,6 +291,7 @@ class JWKSKeySource:
         max_keys: int = 64,
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        algorithms: Collection[str] | None = None,
     ) -> None:
         if jwks_uri is None and issuer is None:
             raise ValueError("JWKSKeySource needs jwks_uri or issuer (for discovery)")
@@ -305,6 +335,7 @@ class JWKSKeySource:
         self._logged_skips: set[tuple[str | None, str]] = set()
         self._logged_beyond = 0
         self._generation = 0
+        self._algorithms = None if algorithms is None else frozenset(algorithms)
 
     # -- public ------------------------------------------------------------------
 
@@ -337,6 +368,8 @@ class JWKSKeySource:
         key = keyset.find(kid)
         if key is not None:
             return key
+        if kid is not None and kid in keyset.skipped:
+            raise self._skipped(kid, keyset)
         if kid is None:
             raise InvalidToken(
                 Reason.UNKNOWN_KEY,
@@ -354,9 +387,12 @@ class JWKSKeySource:
                 )
             if not await self._flight():
                 raise self._unavailable()
-            key = self._servable_or_raise().find(kid)
+            keyset = self._servable_or_raise()
+            key = keyset.find(kid)
             if key is not None:
                 return key
+            if kid in keyset.skipped:
+                raise self._skipped(kid, keyset)
         raise InvalidToken(
             Reason.UNKNOWN_KEY, "no key in the issuer's JWKS matches the token's kid"
         )
@@ -371,6 +407,26 @@ class JWKSKeySource:
         if keyset is None or self._clock() - self._fetched_at >= self._cache_ttl:
             return None
         return keyset.find(kid)
+
+    def serves(self, kid: str | None, key: VerificationKey) -> bool:
+        """Synchronous, no I/O: is ``key`` still this source's key for ``kid``?
+
+        The verified-token cache asks this on every hit. ``key`` must be the very object
+        that verified the token: a key republished under the same kid is another object.
+        Past the TTL a refresh starts in the background (single flight; rate-limited
+        after a failure) and the current keys answer meanwhile, so a withdrawn key stops
+        being honoured one fetch after ``cache_ttl`` even when every request is a hit.
+        False once the keys are older than the stale bound.
+        """
+        keyset = self._keyset
+        if keyset is None:
+            return False
+        age = self._clock() - self._fetched_at
+        if age >= self._cache_ttl:
+            if age > self._stale_max_age:
+                return False
+            self._refresh_soon()
+        return keyset.find(kid) is key
 
     def has_key(self, kid: str | None) -> bool:
         """Cheap, synchronous: is ``kid`` in the current key set (no I/O).
@@ -467,6 +523,20 @@ class JWKSKeySource:
             return False
         return await self._flight()
 
+    def _refresh_soon(self) -> None:
+        """Start a refresh unless one is in flight; never waits for it."""
+        if self._inflight is not None or (self._last_failed and not self._take_token()):
+            return
+        try:
+            self._start()
+        except RuntimeError:  # no running event loop: the next awaited verify refreshes
+            pass
+
+    def _skipped(self, kid: str, keyset: _KeySet) -> InvalidToken:
+        return InvalidToken(
+            Reason.UNKNOWN_KEY, f"key {kid[:64]} skipped: {keyset.skipped[kid]}"
+        )
+
     def _start(self) -> asyncio.Task[bool]:
         if self._inflight is None:
             self._inflight = asyncio.get_running_loop().create_task(self._fetch())
@@ -482,7 +552,11 @@ class JWKSKeySource:
         try:
             if self._jwks_uri is None:
                 self._jwks_uri = await self._discover()
-            parsed = parse_jwks(await self._get(self._jwks_uri), max_keys=self._max_keys)
+            parsed = parse_jwks(
+                await self._get(self._jwks_uri),
+                max_keys=self._max_keys,
+                algorithms=self._algorithms,
+            )
             self._store(parsed)
             return True
         except (_FetchFailed, JWKSError, DiscoveryError) as exc:
@@ -531,12 +605,16 @@ class JWKSKeySource:
                     declared = response.headers.get("content-length", "")
                     if declared.isdigit() and int(declared) > self._max_bytes:
                         raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > self._max_bytes:
-                            raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
-                    return bytes(body)
+                    # Raw bytes, decoded here under the bound: a server may compress
+                    # although asked not to, and a decoded chunk could be huge.
+                    body = BoundedBody(self._max_bytes, response.headers.get("content-encoding"))
+                    async for chunk in response.aiter_raw():
+                        body.feed(chunk)
+                    return body.finish()
+        except BodyTooLarge:
+            raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes") from None
+        except UnreadableBody as exc:
+            raise _FetchFailed(f"{url}: {exc}") from None
         except TimeoutError:
             raise _FetchFailed(f"{url} timed out after {self._timeout} s") from None
         except (httpx2.HTTPError, httpx2.InvalidURL, OSError) as exc:
@@ -553,7 +631,7 @@ class JWKSKeySource:
                 self._max_keys,
             )
         self._logged_beyond = parsed.beyond_max_keys
-        keyset = _KeySet.of(parsed.keys)
+        keyset = _KeySet.of(parsed.keys, self._keyset, parsed.skipped)
         if self._keyset is None or keyset.fingerprint != self._keyset.fingerprint:
             self._generation += 1
         self._keyset = keyset
