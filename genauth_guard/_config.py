@@ -131,6 +131,8 @@ class GuardConfig:
     """Seconds allowed for each discovery or JWKS request."""
     allow_http: bool = False
     """Allow plain http for non-loopback issuer and JWKS URLs (development only)."""
+    reject_id_tokens: bool = True
+    """Refuse ID tokens (``nonce``, ``at_hash``, ``c_hash``, ``s_hash``) as access tokens."""
 
     issuers: tuple[str, ...] = field(init=False)
     audiences: tuple[str, ...] = field(init=False)
@@ -183,6 +185,7 @@ class GuardConfig:
         _positive(self.http_timeout, "http_timeout")
         put("strict_rfc9068", bool(self.strict_rfc9068))
         put("allow_http", bool(self.allow_http))
+        put("reject_id_tokens", bool(self.reject_id_tokens))
 
     @property
     def effective_required_claims(self) -> tuple[str, ...]:
@@ -275,4 +278,5 @@ _ENV_OPTIONS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("stale_max_age", "GENAUTH_JWKS_STALE_MAX_AGE", float),
     ("http_timeout", "GENAUTH_HTTP_TIMEOUT", float),
     ("allow_http", "GENAUTH_ALLOW_HTTP", _bool),
+    ("reject_id_tokens", "GENAUTH_REJECT_ID_TOKENS", _bool),
 )

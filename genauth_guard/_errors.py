@@ -41,6 +41,8 @@ class Reason(StrEnum):
     CLAIM = "claim"
     TYPE = "type"
     CRIT = "crit"
+    ID_TOKEN = "id_token"
+    SENDER_CONSTRAINED = "sender_constrained"
 
 
 class GuardError(Exception):

@@ -1,10 +1,12 @@
 """The verifier: token string -> :class:`AccessToken`, or a :class:`GuardError`.
 
 Order of checks (RFC 8725 section 3, RFC 7519 section 7.2): size and shape, header
-(``alg`` allow-list, ``crit``, ``typ``), issuer chosen by the unverified ``iss``, key
-by ``kid`` from that issuer's JWKS only, signature, then claims. The signature is
-checked with ``cryptography`` directly: the parse and the claim rules stay a small
-fraction of the RSA verify itself.
+(``alg`` allow-list, ``crit``, ``typ``; its JSON work bounded), issuer chosen by the
+unverified ``iss`` found without parsing the payload, key by ``kid`` from that
+issuer's JWKS only, signature, and only then the payload's JSON and the claims. Junk
+therefore costs at most about one signature check. The signature is checked with
+``cryptography`` directly: the parse and the claim rules stay a small fraction of the
+RSA verify itself.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from ._config import ClaimCheck, GuardConfig
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
 from ._jwks import JWKSKeySource
-from ._jws import parse_compact
+from ._jws import issuer_hint, parse_claims, split_compact
 from ._scopes import parse_scopes
 from ._token import AccessToken, make_access_token
 from ._token_cache import VerifiedTokenCache
@@ -48,6 +50,9 @@ _MAX_KID = 256
 # SET...) are other kinds of JWT and are refused (RFC 8725 section 3.11).
 _DEFAULT_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 _RFC9068_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+# Claims only an ID token carries (OIDC Core sections 2 and 3.3.2.11); auth_time is
+# also an access token claim (RFC 9068 section 2.2.1), so it is not among them.
+_ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
 
 _HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = MappingProxyType(
     {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
@@ -108,6 +113,26 @@ def _compile_check(check: ClaimCheck) -> Callable[[Any], bool]:
     return _equals(check)
 
 
+def _run_check(name: str, check: Callable[[Any], bool], value: Any) -> None:
+    try:
+        ok = bool(check(value))
+    except Exception:
+        logger.warning("claim check for %r raised; token rejected", name, exc_info=True)
+        ok = False
+    if not ok:
+        raise InvalidToken(Reason.CLAIM, f"claim {name} not accepted")
+
+
+def _binding_refused(bound: bool) -> InvalidToken:
+    if bound:
+        return InvalidToken(Reason.SENDER_CONSTRAINED, "token is not sender-constrained (cnf)")
+    # RFC 9449 section 7.1 (and RFC 8705 section 3): a token bound to a key must not be
+    # usable without proof of possession of that key.
+    return InvalidToken(
+        Reason.SENDER_CONSTRAINED, "sender-constrained token (cnf) sent as a bearer token"
+    )
+
+
 class Verifier:
     """Verifies bearer access tokens against one or several issuers.
 
@@ -144,6 +169,7 @@ class Verifier:
                     stale_max_age=config.stale_max_age,
                     timeout=config.http_timeout,
                     allow_http=config.allow_http,
+                    algorithms=config.algorithms,
                 )
                 for issuer in config.issuers
             }
@@ -155,6 +181,14 @@ class Verifier:
         self._checks = tuple(
             (name, _compile_check(check)) for name, check in config.claim_checks.items()
         )
+        # Predicates may depend on more than the token (a deny list of jti values), so
+        # they run again on every cache hit; values and lists are cached with the rest.
+        self._live_checks = tuple(
+            (name, check) for name, check in config.claim_checks.items() if callable(check)
+        )
+        self._reject_id_tokens = config.reject_id_tokens
+        # One issuer: its keys are known before the payload is read.
+        self._single = next(iter(self._sources.items())) if len(self._sources) == 1 else None
         self._max_bytes = config.max_token_bytes
         self._strict = config.strict_rfc9068
         self._leeway = config.leeway
@@ -170,25 +204,54 @@ class Verifier:
         """The token from the cache of verified tokens, or None: synchronous, no I/O.
 
         Lets an adapter skip creating and awaiting a coroutine for a reused token; a
-        None means nothing (call :meth:`verify`), never "rejected".
+        None means nothing (call :meth:`verify`), never "rejected". A cached token that
+        is now refused (a predicate claim check fails, a ``cnf``-bound token sent as a
+        bearer token) raises :class:`InvalidToken`, as :meth:`verify` would.
         """
+        return self._hit(token, False)
+
+    def _hit(self, token: Any, bound: bool) -> AccessToken | None:
         cache = self._cache
         # The size check comes before the lookup: hashing a huge string for it would
         # already cost more than rejecting it.
         if cache is None or type(token) is not str or len(token) > self._max_bytes:
             return None
-        return cache.get(token, self._clock())
+        hit = cache.get(token, self._clock())
+        if hit is not None:
+            if ("cnf" in hit.claims) is not bound:
+                raise _binding_refused(bound)
+            for name, check in self._live_checks:
+                _run_check(name, check, hit.claims[name])
+        return hit
 
     async def verify(self, token: str) -> AccessToken:
-        """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2)."""
-        hit = self.cached(token)
+        """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2).
+
+        The bearer entry point: a token bound to a key (``cnf``) is refused here.
+        """
+        hit = self._hit(token, False)
         if hit is not None:
             return hit
-        header, claims, signing_input, signature = parse_compact(
+        return await self._verify_signed(token, False)
+
+    async def _verify(self, token: str, *, bound: bool) -> AccessToken:
+        """The whole verification; ``bound=True`` requires ``cnf`` instead of refusing it.
+
+        For a proof-of-possession path (RFC 9449), which then checks the proof against
+        the token's ``cnf``. The cache is shared: each path refuses the other's tokens.
+        """
+        hit = self._hit(token, bound)
+        if hit is not None:
+            return hit
+        return await self._verify_signed(token, bound)
+
+    async def _verify_signed(self, token: str, bound: bool) -> AccessToken:
+        """Verify a token not in the cache: signature first, then the payload's claims."""
+        header, payload, signing_input, signature = split_compact(
             token, self._max_bytes, self._header_memo
         )
 
-        # An issuer's tokens share a few headers, and parse_compact hands back the same
+        # An issuer's tokens share a few headers, and split_compact hands back the same
         # dict for the same header bytes: its verdict is remembered by identity (the
         # entry holds the dict, so its id cannot be reused while the entry lives).
         verdict = self._header_verdicts.get(id(header))
@@ -196,14 +259,21 @@ class Verifier:
             verdict = self._check_header(header)
         _, alg, scheme, kid, header_view = verdict
 
-        # Several issuers: the unverified iss only selects whose keys to try; the
-        # signature then proves it (RFC 8725 section 3.8).
-        iss = claims.get("iss")
-        if iss is None:
-            raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
-        source = self._sources.get(iss) if type(iss) is str else None
-        if source is None:
-            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+        # The unverified iss only selects whose keys to try; the signature then proves
+        # it (RFC 8725 section 3.8). It is found without parsing the payload: the JSON
+        # is read only once the signature shows who wrote it.
+        hint = issuer_hint(payload)
+        single = self._single
+        if hint is None:
+            if single is None:
+                raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
+            iss, source = single
+        else:
+            iss = hint
+            found = self._sources.get(hint)
+            if found is None:
+                raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+            source = found
         try:
             # Synchronous when the keys are fresh: no coroutine to create and await.
             key = source.fresh_key(kid) or await source.get_key(kid)
@@ -223,7 +293,13 @@ class Verifier:
         except (InvalidSignature, ValueError, TypeError):
             raise InvalidToken(Reason.SIGNATURE, "signature invalid") from None
 
-        not_before, not_after = self._check_claims(claims, self._clock())
+        claims = parse_claims(payload)
+        claimed = claims.get("iss", _MISSING)
+        if claimed is _MISSING:
+            raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
+        if claimed != iss or type(claimed) is not str:
+            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+        not_before, not_after = self._check_claims(claims, self._clock(), bound)
         access = make_access_token(
             MappingProxyType(claims),
             header_view,
@@ -234,7 +310,7 @@ class Verifier:
             int(claims["exp"]),
         )
         if self._cache is not None:
-            self._cache.put(token, access, not_before, not_after, source, kid)
+            self._cache.put(token, access, not_before, not_after, source, kid, key)
         return access
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:
@@ -263,12 +339,22 @@ class Verifier:
         verdicts[id(header)] = verdict
         return verdict
 
-    def _check_claims(self, claims: Mapping[str, Any], now: float) -> tuple[float, float]:
+    def _check_claims(
+        self, claims: Mapping[str, Any], now: float, bound: bool = False
+    ) -> tuple[float, float]:
         """Claim rules after the signature; returns the interval the token stays valid."""
         leeway = self._leeway
         for name in self._required:
             if name not in claims:
                 raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
+        if ("cnf" in claims) is not bound:
+            raise _binding_refused(bound)
+        if self._reject_id_tokens:
+            for name in _ID_TOKEN_CLAIMS:
+                if name in claims:
+                    # OIDC Core 2: an ID token is for the client, not for an API; in
+                    # GenAuth its aud is the app id, often the API's audience too.
+                    raise InvalidToken(Reason.ID_TOKEN, "an ID token is not an access token")
 
         # RFC 7519 4.1.4: reject at or after exp (plus leeway). "exp" is always among
         # the required claims, so it is present here.
@@ -322,13 +408,7 @@ class Verifier:
             value = claims.get(name, _MISSING)
             if value is _MISSING:
                 raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
-            try:
-                ok = bool(check(value))
-            except Exception:
-                logger.warning("claim check for %r raised; token rejected", name, exc_info=True)
-                ok = False
-            if not ok:
-                raise InvalidToken(Reason.CLAIM, f"claim {name} not accepted")
+            _run_check(name, check, value)
         return not_before, not_after
 
     async def warm_up(self) -> None:
