@@ -66,7 +66,6 @@ class BoundedBody:
     def finish(self) -> bytes:
         """The whole decoded body; raises if compressed data was cut short."""
         decoder = self._decoder
-        if decoder is not None:
-            if decoder.unconsumed_tail or not decoder.eof:
-                raise UnreadableBody("truncated compressed body")
+        if decoder is not None and (decoder.unconsumed_tail or not decoder.eof):
+            raise UnreadableBody("truncated compressed body")
         return bytes(self._body)

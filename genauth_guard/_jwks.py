@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import math
@@ -116,8 +117,9 @@ def parse_jwks(
         kid = jwk.get("kid") if isinstance(jwk, dict) else None
         kid = kid if isinstance(kid, str) else None
         key, reason = _usable_key(jwk)
-        if key is not None and algorithms is not None and key.alg not in (None, *algorithms):
-            key, reason = None, f"alg {key.alg} not in the allow-list"
+        alg = key.alg if key is not None else None
+        if alg is not None and algorithms is not None and alg not in algorithms:
+            key, reason = None, f"alg {alg} not in the allow-list"
         if key is not None and key.kid is not None and key.kid in seen:
             key, reason = None, "duplicate kid (the first key with it is used)"
         if key is None:
@@ -527,15 +529,11 @@ class JWKSKeySource:
         """Start a refresh unless one is in flight; never waits for it."""
         if self._inflight is not None or (self._last_failed and not self._take_token()):
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # no event loop: the next verify refreshes
             self._start()
-        except RuntimeError:  # no running event loop: the next awaited verify refreshes
-            pass
 
     def _skipped(self, kid: str, keyset: _KeySet) -> InvalidToken:
-        return InvalidToken(
-            Reason.UNKNOWN_KEY, f"key {kid[:64]} skipped: {keyset.skipped[kid]}"
-        )
+        return InvalidToken(Reason.UNKNOWN_KEY, f"key {kid[:64]} skipped: {keyset.skipped[kid]}")
 
     def _start(self) -> asyncio.Task[bool]:
         if self._inflight is None:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import binascii
 import json
-from json.decoder import scanstring
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ._errors import InvalidToken, Reason
+
+# The C string scanner json uses (not in json.decoder's typed interface).
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 __all__ = ["ParsedJWS", "issuer_hint", "parse_claims", "parse_compact", "split_compact"]
 
@@ -174,7 +176,7 @@ def issuer_hint(payload: bytes) -> str | None:
     if rest[:1] != b'"':
         return ""
     try:
-        value, _ = scanstring(rest.decode("utf-8", "replace"), 1)
+        value, _ = _scanstring(rest.decode("utf-8", "replace"), 1)
     except ValueError:
         return ""
     return value
