@@ -309,7 +309,7 @@ class Verifier:
             iss,
             int(claims["exp"]),
         )
-        if self._cache is not None:
+        if self._cache is not None and type(token) is str:  # bytes-likes: not cached
             self._cache.put(token, access, not_before, not_after, source, kid, key)
         return access
 
