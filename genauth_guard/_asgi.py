@@ -73,13 +73,24 @@ class TokenVerifier(Protocol):
 
 
 class BearerAuth:
-    """``scope["auth"]``: the granted scopes (Starlette's ``AuthCredentials`` shape)."""
+    """``scope["auth"]``: the granted scopes (Starlette's ``AuthCredentials`` shape).
 
-    __slots__ = ("_scopes", "realm", "token")
+    ``verifier`` is the verifier that accepted ``token``: a guard reuses the verdict
+    only when it is its own, since another verifier may accept other issuers,
+    audiences or claims.
+    """
 
-    def __init__(self, token: AccessToken | None = None, realm: str = DEFAULT_REALM) -> None:
+    __slots__ = ("_scopes", "realm", "token", "verifier")
+
+    def __init__(
+        self,
+        token: AccessToken | None = None,
+        realm: str = DEFAULT_REALM,
+        verifier: object = None,
+    ) -> None:
         self.token = token
         self.realm = realm  # lets route-level checks answer with the middleware's realm
+        self.verifier = verifier
         # Built on first read: most handlers and the decorators use token.scopes (a
         # frozenset), so a list per request would mostly be thrown away unread.
         self._scopes: list[str] | None = None
@@ -303,7 +314,8 @@ class GuardMiddleware:
                 token = cached(raw) if cached is not None else None
                 if token is None:
                     token = await self.verifier.verify(raw)
-                scope["auth"], scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
+                auth = BearerAuth(token, self.realm, self.verifier)
+                scope["auth"], scope["user"] = auth, TokenUser(token)
             elif self.protect:
                 raise MissingCredentials()
             else:

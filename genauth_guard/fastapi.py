@@ -163,12 +163,14 @@ class FastAPIGuard:
     async def authenticate(self, conn: HTTPConnection) -> AccessToken | None:
         """The caller's verified token, or None when none was sent (RFC 6750 section 2).
 
-        Reuses the middleware's result; stores its own in ``scope["auth"]`` and
-        ``scope["user"]`` so ``request.auth`` works and later dependencies reuse it.
+        Reuses a verdict in ``scope["auth"]`` only when this guard's verifier produced it
+        (a middleware or guard sharing the verifier); otherwise verifies with its own.
+        Stores its result in ``scope["auth"]`` and ``scope["user"]`` so ``request.auth``
+        works and later dependencies of this guard reuse it.
         """
         auth = conn.scope.get("auth")
         token = getattr(auth, "token", None)
-        if isinstance(token, AccessToken):
+        if isinstance(token, AccessToken) and getattr(auth, "verifier", None) is self.verifier:
             return token
         form_token = None
         if isinstance(conn, Request) and is_form_candidate(conn.scope, self.sources):
@@ -178,7 +180,8 @@ class FastAPIGuard:
         if raw is None:
             return None
         token = await self.verifier.verify(raw)
-        conn.scope["auth"], conn.scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
+        auth = BearerAuth(token, self.realm, self.verifier)
+        conn.scope["auth"], conn.scope["user"] = auth, TokenUser(token)
         return token
 
     def _dependency(self, scopes: tuple[str, ...], any_of: bool) -> TokenDependency:
