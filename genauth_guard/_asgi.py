@@ -33,6 +33,7 @@ from ._errors import (
     MissingCredentials,
     render,
 )
+from ._logsafe import log_safe
 from ._token import AccessToken
 
 if TYPE_CHECKING:
@@ -157,14 +158,15 @@ def log_denial(error: GuardError, scope: Scope) -> None:
         level = logging.INFO
     if logger.isEnabledFor(level):
         client = scope.get("client")
+        detail = getattr(error, "detail", None)
         logger.log(
             level,
             "refused %s %s from %s: %s %s",
             scope.get("type"),
-            scope.get("path"),
-            client[0] if client else "?",
+            log_safe(scope.get("path")),  # percent-decoded: may hold CR LF
+            log_safe(client[0]) if client else "?",
             error.status,
-            error.description,
+            log_safe(f"{error.description} ({detail})" if detail else error.description),
         )
 
 

@@ -103,14 +103,25 @@ class InsufficientScope(GuardError):
 
 
 class KeysUnavailable(GuardError):
-    """The signing keys cannot be fetched and none is cached: HTTP 503, never a 500."""
+    """The signing keys cannot be fetched and none is cached: HTTP 503, never a 500.
+
+    ``description`` goes to any caller, so it names no internal URL or exception;
+    ``detail`` says why for the logs (and for operators' tools).
+    """
 
     status = 503
     code = "temporarily_unavailable"
 
-    def __init__(self, description: str = "signing keys unavailable", retry_after: int = 30):
+    def __init__(
+        self,
+        description: str = "signing keys unavailable",
+        retry_after: int = 30,
+        *,
+        detail: str | None = None,
+    ):
         super().__init__(description)
         self.retry_after = retry_after
+        self.detail = detail
 
 
 def _quote(value: str) -> str:

@@ -489,7 +489,9 @@ class JWKSKeySource:
         if self._keyset is not None and self._servable() is None:
             parts.append(f"the last good keys are older than {self._stale_max_age:.0f} s")
         why = "; ".join(parts) or "no keys fetched yet"
-        return KeysUnavailable(f"signing keys unavailable: {why}", self._retry_after())
+        return KeysUnavailable(
+            "signing keys unavailable", self._retry_after(), detail=f"JWKS: {why}"
+        )
 
     def _refill(self) -> None:
         now = self._clock()
