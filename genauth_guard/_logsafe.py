@@ -14,7 +14,9 @@ __all__ = ["log_safe", "strip_controls"]
 
 # C0 and C1 controls, DEL, line and paragraph separators and the bidi overrides that
 # can make a log line or a terminal show something other than what it holds.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CLASS = r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+_UNSAFE = re.compile(_CLASS)
+_UNSAFE_RUN = re.compile(_CLASS + "+")
 _DEFAULT_LIMIT = 256
 
 
@@ -37,4 +39,4 @@ def log_safe(value: object, limit: int = _DEFAULT_LIMIT) -> str:
 
 def strip_controls(text: str) -> str:
     """Server text for exceptions and terminal output: each control run becomes a space."""
-    return _UNSAFE.sub(" ", text)
+    return _UNSAFE_RUN.sub(" ", text)
