@@ -36,6 +36,12 @@ _HEADER_MEMO_SIZE = 64
 _MAX_HEADER_COMMAS = 64
 _MAX_HEADER_NESTING = 8
 _MAX_HEADER_INT_DIGITS = 20  # CPython's str-to-int is quadratic: 4000 digits ~ 0.1 ms
+# Segment lengths checked before any decoding. Headers are a few hundred characters
+# (a DPoP proof's embedded RSA key under a kilobyte); the longest signature is a
+# 16384-bit RSA one (2048 bytes, 2731 characters). Bytes beyond these would only be
+# work spent on junk.
+_MAX_HEADER_CHARS = 4096
+_MAX_SIGNATURE_CHARS = 2731
 # The unverified issuer is looked for in at most this many bytes after its member name.
 _MAX_ISSUER_HINT = 1024
 
@@ -214,8 +220,12 @@ def split_compact(
             raise _malformed("token is a JWE (encrypted), not a signed JWT")
         raise _malformed("token must have three dot-separated segments")
     header_b64, payload_b64, signature_b64 = parts
+    if len(signature_b64) > _MAX_SIGNATURE_CHARS:
+        raise _malformed("signature is longer than any supported key's")
     header = header_memo.get(header_b64) if header_memo is not None else None
     if header is None:
+        if len(header_b64) > _MAX_HEADER_CHARS:
+            raise _malformed("header too large")
         header = _header_object(_decode(header_b64, "header"))
         _check_header(header)
         if header_memo is not None:
