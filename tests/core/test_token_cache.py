@@ -10,7 +10,6 @@ from genauth_guard._token import AccessToken
 from genauth_guard._token_cache import VerifiedTokenCache
 from genauth_guard.testing import LocalIssuer
 
-
 KEY = object()  # stands for the VerificationKey that verified a token
 
 
