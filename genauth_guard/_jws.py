@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any, NamedTuple
 
 from ._errors import InvalidToken, Reason
@@ -44,6 +44,7 @@ _MAX_HEADER_CHARS = 4096
 _MAX_SIGNATURE_CHARS = 2731
 # The unverified issuer is looked for in at most this many bytes after its member name.
 _MAX_ISSUER_HINT = 1024
+_MAX_ISSUER_HINTS = 16
 
 
 class _Malformed(Exception):
@@ -165,19 +166,39 @@ def parse_claims(raw: bytes) -> dict[str, Any]:
     return _json_object(raw, "payload")
 
 
-def issuer_hint(payload: bytes) -> str | None:
-    """The ``iss`` string of a not yet verified payload, found without parsing it.
+def issuer_hint(payload: bytes, accepted: Container[str]) -> tuple[str, ...] | None:
+    """The accepted issuers a not yet verified payload names, found without parsing it.
 
-    None when no ``"iss"`` member name appears; "" when its value is not a plain
-    string. Only selects whose keys to try: after the signature, the parsed ``iss``
-    must equal it, so a misleading hint can only cause a refusal (RFC 8725 3.8).
+    Reads the values of the first few ``"iss"`` member names in the raw JSON and keeps
+    those in ``accepted``, in order and without repeats: usually one, but a nested
+    object (an ``act`` claim, RFC 8693) may name an issuer of its own. Returns () when
+    such members exist but none names an accepted issuer, None when none is found.
+    Only selects whose keys to try: after the signature the parsed ``iss`` must equal
+    the one chosen, so a misleading hint can only cause a refusal (RFC 8725 3.8).
     """
+    found: list[str] = []
+    seen = False
     at = payload.find(b'"iss"')
-    if at < 0:
-        return None
-    rest = payload[at + 5 : at + 5 + _MAX_ISSUER_HINT].lstrip(b" \t\r\n")
+    for _ in range(_MAX_ISSUER_HINTS):
+        if at < 0:
+            break
+        value = _string_after(payload, at + 5)
+        if value is not None:
+            seen = True
+            if value in accepted and value not in found:
+                found.append(value)
+        at = payload.find(b'"iss"', at + 5)
+    else:
+        if not found:
+            return None  # too many to look at: let the signature and the parse decide
+    return tuple(found) if seen else None
+
+
+def _string_after(payload: bytes, start: int) -> str | None:
+    """The JSON string after ``: `` at ``start``; "" for another value; None if no colon."""
+    rest = payload[start : start + _MAX_ISSUER_HINT].lstrip(b" \t\r\n")
     if rest[:1] != b":":
-        return None
+        return None  # "iss" was a value, not a member name
     rest = rest[1:].lstrip(b" \t\r\n")
     if rest[:1] != b'"':
         return ""

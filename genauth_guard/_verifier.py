@@ -262,18 +262,20 @@ class Verifier:
         # The unverified iss only selects whose keys to try; the signature then proves
         # it (RFC 8725 section 3.8). It is found without parsing the payload: the JSON
         # is read only once the signature shows who wrote it.
-        hint = issuer_hint(payload)
-        single = self._single
-        if hint is None:
-            if single is None:
-                raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
-            iss, source = single
+        named = issuer_hint(payload, self._sources)
+        if named:
+            # Several accepted issuers named (a nested act claim): the one whose
+            # current keys hold the token's kid, else the first.
+            iss = named[0]
+            if len(named) > 1:
+                iss = next((i for i in named if self._sources[i].has_key(kid)), iss)
+            source = self._sources[iss]
+        elif named is not None:
+            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+        elif self._single is not None:
+            iss, source = self._single  # no iss in the raw text: the parse decides
         else:
-            iss = hint
-            found = self._sources.get(hint)
-            if found is None:
-                raise InvalidToken(Reason.ISSUER, "issuer not accepted")
-            source = found
+            raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
         try:
             # Synchronous when the keys are fresh: no coroutine to create and await.
             key = source.fresh_key(kid) or await source.get_key(kid)

@@ -313,6 +313,23 @@ async def test_several_issuers_select_keys_by_the_unparsed_iss(
         assert caught.value.reason is Reason.MISSING_CLAIM
 
 
+async def test_a_nested_iss_before_the_real_one_does_not_mislead(
+    issuer: LocalIssuer, shared_issuer: LocalIssuer, clock: Clock
+) -> None:
+    """An act claim (RFC 8693) may carry an iss of its own, before the token's iss."""
+    for issuers in ([issuer.issuer], [shared_issuer.issuer, issuer.issuer]):
+        config = GuardConfig(issuer=issuers, audience=AUDIENCE)
+        async with Verifier(config, clock=clock) as verifier:
+            for nested in (shared_issuer.issuer, "https://elsewhere.example/oidc"):
+                claims = {"act": {"iss": nested, "sub": "agent"}} | issuer.claims_for()
+                claims["iss"] = claims.pop("iss")  # the real iss comes last
+                key = issuer.signing_key
+                header = {"alg": "RS256", "typ": "JWT", "kid": key.kid}
+                token = forge(header, claims, key=key.private_key)
+                assert token.split(".")[1] == segment(claims)  # act's iss comes first
+                assert (await verifier.verify(token)).issuer == issuer.issuer
+
+
 # -- 10. only GuardError escapes ------------------------------------------------------
 
 
