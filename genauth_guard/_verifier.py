@@ -264,26 +264,31 @@ class Verifier:
         # is read only once the signature shows who wrote it.
         named = issuer_hint(payload, self._sources)
         if named:
-            # Several accepted issuers named (a nested act claim): the one whose
-            # current keys hold the token's kid, else the first.
-            iss = named[0]
-            if len(named) > 1:
-                iss = next((i for i in named if self._sources[i].has_key(kid)), iss)
-            source = self._sources[iss]
+            candidates = named
         elif named is not None:
             raise InvalidToken(Reason.ISSUER, "issuer not accepted")
         elif self._single is not None:
-            iss, source = self._single  # no iss in the raw text: the parse decides
+            candidates = (self._single[0],)  # no iss in the raw text: the parse decides
         else:
             raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
-        try:
-            # Synchronous when the keys are fresh: no coroutine to create and await.
-            key = source.fresh_key(kid) or await source.get_key(kid)
-        except GuardError:
-            raise
-        except Exception:
-            logger.exception("key source failed unexpectedly")
-            raise KeysUnavailable() from None
+        if len(candidates) > 1:
+            # Several accepted issuers named (a nested act claim, RFC 8693): those
+            # whose keys hold the kid first; the others are tried if it is unknown.
+            candidates = tuple(sorted(candidates, key=lambda i: not self._sources[i].has_key(kid)))
+        for position, iss in enumerate(candidates, 1):
+            source = self._sources[iss]
+            try:
+                # Synchronous when the keys are fresh: no coroutine to create and await.
+                key = source.fresh_key(kid) or await source.get_key(kid)
+                break
+            except InvalidToken as error:
+                if error.reason is not Reason.UNKNOWN_KEY or position == len(candidates):
+                    raise
+            except GuardError:
+                raise
+            except Exception:
+                logger.exception("key source failed unexpectedly")
+                raise KeysUnavailable() from None
         # RFC 8725 3.1 and RFC 7517 4.4: the key's type and its declared alg must agree
         # with the token's alg, so a key is only ever used with one algorithm family.
         if key.kty != "RSA" or (key.alg is not None and key.alg != alg):
