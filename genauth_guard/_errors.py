@@ -106,7 +106,7 @@ class KeysUnavailable(GuardError):
     """The signing keys cannot be fetched and none is cached: HTTP 503, never a 500.
 
     ``description`` goes to any caller, so it names no internal URL or exception;
-    ``detail`` says why for the logs (and for operators' tools).
+    ``detail`` says why for the logs and operators' tools, and is part of ``str()``.
     """
 
     status = 503
@@ -122,6 +122,8 @@ class KeysUnavailable(GuardError):
         super().__init__(description)
         self.retry_after = retry_after
         self.detail = detail
+        if detail:
+            self.args = (f"{description} ({detail})",)
 
 
 def _quote(value: str) -> str:
