@@ -293,3 +293,16 @@ async def test_segment_length_bounds(verifier: Verifier) -> None:
             await verifier.verify(token)
         assert isinstance(caught.value, InvalidToken)
         assert caught.value.reason is Reason.MALFORMED
+
+
+def test_header_integers_up_to_20_digits() -> None:
+    body = segment({"iss": "x"})
+    for digits, accepted in ((20, True), (21, False)):
+        for sign in ("", "-"):
+            header = b'{"alg":"RS256","n":' + (sign + "9" * digits).encode() + b"}"
+            token = f"{b64url(header)}.{body}.AAAA"
+            if accepted:
+                assert parse_compact(token, 16384).header["n"] == int(sign + "9" * digits)
+            else:
+                with pytest.raises(InvalidToken):
+                    parse_compact(token, 16384)
