@@ -306,3 +306,13 @@ def test_header_integers_up_to_20_digits() -> None:
             else:
                 with pytest.raises(InvalidToken):
                     parse_compact(token, 16384)
+
+
+@pytest.mark.parametrize("colon", [":", " : ", "\n:\t", "\r\n :\r\n "])
+def test_issuer_hint_reads_json_whitespace_around_the_colon(colon: str) -> None:
+    from genauth_guard._jws import issuer_hint
+
+    payload = ('{"sub":"x","iss"' + colon + '"https://a.example/oidc"}').encode()
+    assert issuer_hint(payload, {"https://a.example/oidc"}) == ("https://a.example/oidc",)
+    assert issuer_hint(payload, {"https://b.example/oidc"}) == ()
+    assert issuer_hint(b'{"aud":"iss"}', {"iss"}) is None  # a value, not a member name
