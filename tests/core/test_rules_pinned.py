@@ -316,3 +316,12 @@ def test_issuer_hint_reads_json_whitespace_around_the_colon(colon: str) -> None:
     assert issuer_hint(payload, {"https://a.example/oidc"}) == ("https://a.example/oidc",)
     assert issuer_hint(payload, {"https://b.example/oidc"}) == ()
     assert issuer_hint(b'{"aud":"iss"}', {"iss"}) is None  # a value, not a member name
+
+
+@pytest.mark.parametrize("pad", ["", "x"])
+def test_issuer_hint_survives_a_multibyte_character_cut_by_its_window(pad: str) -> None:
+    from genauth_guard._jws import issuer_hint
+
+    iss = "https://a.example/oidc"
+    payload = json.dumps({"iss": iss, "p": pad, "name": "é" * 700}, ensure_ascii=False)
+    assert issuer_hint(payload.encode(), {iss}) == (iss,)
