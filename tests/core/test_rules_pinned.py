@@ -325,3 +325,33 @@ def test_issuer_hint_survives_a_multibyte_character_cut_by_its_window(pad: str) 
     iss = "https://a.example/oidc"
     payload = json.dumps({"iss": iss, "p": pad, "name": "é" * 700}, ensure_ascii=False)
     assert issuer_hint(payload.encode(), {iss}) == (iss,)
+
+
+def _header_with(members: str) -> str:
+    return f"{b64url(('{' + members + '}').encode())}.{segment({'iss': 'x'})}.AAAA"
+
+
+def test_header_bounds_are_64_commas_and_8_nestings() -> None:
+    def parses(members: str) -> bool:
+        try:
+            parse_compact(_header_with(members), 16384)
+        except InvalidToken:
+            return False
+        return True
+
+    values = ",".join(["1"] * 64)  # 63 commas inside, plus the one after "alg"
+    assert parses(f'"alg":"RS256","x":[{values}]')
+    assert not parses(f'"alg":"RS256","x":[{values},1]')
+    objects = '{"a":' * 7 + "1" + "}" * 7  # 7 objects inside the header object: 8
+    assert parses(f'"alg":"RS256","x":{objects}')
+    assert not parses(f'"alg":"RS256","x":{{"b":{objects}}}')
+    arrays = "[" * 7 + "]" * 7
+    assert parses(f'"alg":"RS256","x":{arrays}')
+    assert not parses(f'"alg":"RS256","x":[{arrays}]')
+
+
+def test_json_with_only_trailing_whitespace_is_accepted() -> None:
+    header, payload = b'{"alg":"RS256"} ', b'{"iss":"x"}\n'
+    token = f"{b64url(header)}.{b64url(payload)}.AAAA"
+    parsed = parse_compact(token, 16384)
+    assert (parsed.header["alg"], parsed.payload["iss"]) == ("RS256", "x")
