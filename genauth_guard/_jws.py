@@ -176,9 +176,17 @@ def issuer_hint(payload: bytes, accepted: Container[str]) -> tuple[str, ...] | N
     Only selects whose keys to try: after the signature the parsed ``iss`` must equal
     the one chosen, so a misleading hint can only cause a refusal (RFC 8725 3.8).
     """
+    at = payload.find(b'"iss"')
+    if at >= 0 and payload.startswith(b'":"', at + 4):
+        # The common case, compact JSON with one iss and no escapes: no scanner call.
+        end = payload.find(b'"', at + 7, at + 7 + _MAX_ISSUER_HINT)
+        if end > 0 and payload.find(b'"iss"', end) < 0:
+            raw = payload[at + 7 : end]
+            if b"\\" not in raw:
+                text = raw.decode("utf-8", "replace")
+                return (text,) if text in accepted else ()
     found: list[str] = []
     seen = False
-    at = payload.find(b'"iss"')
     for _ in range(_MAX_ISSUER_HINTS):
         if at < 0:
             break

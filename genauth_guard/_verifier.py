@@ -261,25 +261,31 @@ class Verifier:
 
         # The unverified iss only selects whose keys to try; the signature then proves
         # it (RFC 8725 section 3.8). It is found without parsing the payload: the JSON
-        # is read only once the signature shows who wrote it.
-        named = issuer_hint(payload, self._sources)
-        if named:
+        # is read only once the signature shows who wrote it. With one issuer there is
+        # nothing to select, and the raw text is read only when something fails.
+        sources = self._sources
+        if self._single is None:
+            named = issuer_hint(payload, sources)
+            if not named:
+                if named is None:
+                    raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
+                raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+            if len(named) > 1:
+                # Several accepted issuers named (a nested act claim, RFC 8693): those
+                # whose keys hold the kid first; the others are tried on an unknown kid.
+                named = tuple(sorted(named, key=lambda i: not sources[i].has_key(kid)))
             candidates = named
-        elif named is not None:
-            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
-        elif self._single is not None:
-            candidates = (self._single[0],)  # no iss in the raw text: the parse decides
         else:
-            raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
-        if len(candidates) > 1:
-            # Several accepted issuers named (a nested act claim, RFC 8693): those
-            # whose keys hold the kid first; the others are tried if it is unknown.
-            candidates = tuple(sorted(candidates, key=lambda i: not self._sources[i].has_key(kid)))
+            candidates = (self._single[0],)
         for position, iss in enumerate(candidates, 1):
-            source = self._sources[iss]
+            source = sources[iss]
             try:
                 # Synchronous when the keys are fresh: no coroutine to create and await.
-                key = source.fresh_key(kid) or await source.get_key(kid)
+                found = source.fresh_key(kid)
+                if found is None:
+                    self._refuse_foreign(payload)  # before any fetch it could trigger
+                    found = await source.get_key(kid)
+                key = found
                 break
             except InvalidToken as error:
                 if error.reason is not Reason.UNKNOWN_KEY or position == len(candidates):
@@ -298,6 +304,7 @@ class Verifier:
         try:
             key.key.verify(signature, signing_input, *scheme)
         except (InvalidSignature, ValueError, TypeError):
+            self._refuse_foreign(payload)
             raise InvalidToken(Reason.SIGNATURE, "signature invalid") from None
 
         claims = parse_claims(payload)
@@ -319,6 +326,15 @@ class Verifier:
         if self._cache is not None and type(token) is str:  # bytes-likes: not cached
             self._cache.put(token, access, not_before, not_after, source, kid, key)
         return access
+
+    def _refuse_foreign(self, payload: bytes) -> None:
+        """One issuer: a token whose raw text names only other issuers is refused as such.
+
+        Called when the key is not at hand or the signature fails, so valid tokens
+        never pay for reading the raw text, and a foreign token triggers no key fetch.
+        """
+        if self._single is not None and issuer_hint(payload, self._sources) == ():
+            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:
         """``alg`` from the allow-list (RFC 8725 3.1), ``kid`` (RFC 7515 4.1.4), ``typ``."""
