@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._bearer import (
@@ -26,14 +26,17 @@ from ._bearer import (
     is_form_candidate,
     token_from_form,
 )
+from ._dpop import ProofChecker, dpop_credentials, request_url
 from ._errors import (
     GuardError,
     InvalidRequest,
+    InvalidToken,
     KeysUnavailable,
     MissingCredentials,
+    Reason,
     render,
 )
-from ._logsafe import log_safe
+from ._refusal_log import RefusalLog, printable
 from ._token import AccessToken
 
 if TYPE_CHECKING:
@@ -46,6 +49,7 @@ __all__ = [
     "Mode",
     "TokenUser",
     "TokenVerifier",
+    "authenticate_dpop",
     "log_denial",
     "send_error",
 ]
@@ -81,17 +85,20 @@ class BearerAuth:
     audiences or claims.
     """
 
-    __slots__ = ("_scopes", "realm", "token", "verifier")
+    __slots__ = ("_scopes", "challenge", "realm", "token", "verifier")
 
     def __init__(
         self,
         token: AccessToken | None = None,
         realm: str = DEFAULT_REALM,
+        challenge: tuple[Sequence[str], bool] = ((), True),
         verifier: object = None,
     ) -> None:
         self.token = token
-        self.realm = realm  # lets route-level checks answer with the middleware's realm
         self.verifier = verifier
+        self.realm = realm  # lets route-level checks answer with the middleware's realm
+        # (dpop_algs, bearer) for render(): route-level refusals offer the same schemes.
+        self.challenge = challenge
         # Built on first read: most handlers and the decorators use token.scopes (a
         # frozenset), so a list per request would mostly be thrown away unread.
         self._scopes: list[str] | None = None
@@ -148,37 +155,130 @@ class AnonymousUser:
         return "AnonymousUser()"
 
 
-def log_denial(error: GuardError, scope: Scope) -> None:
-    """Log a refusal at a level matching who must act; never the token or the query."""
+# Refusals that usually mean the API or the issuer is configured wrongly (every token
+# refused the same way): WARNING, so they show under a plain uvicorn with no logging set.
+_MISCONFIGURATION = frozenset(
+    {Reason.ISSUER, Reason.AUDIENCE, Reason.ALGORITHM, Reason.TYPE, Reason.UNKNOWN_KEY}
+)
+_REFUSALS = RefusalLog()
+# The header parameter or claim each mismatch is about (RFC 7519 4.1, RFC 7515 4.1).
+_FIELD = {
+    Reason.ISSUER: "iss",
+    Reason.AUDIENCE: "aud",
+    Reason.ALGORITHM: "alg",
+    Reason.TYPE: "typ",
+    Reason.UNKNOWN_KEY: "kid",
+}
+
+
+def log_denial(error: GuardError, scope: Scope, refusals: RefusalLog | None = None) -> None:
+    """Log a refusal at a level matching who must act; never the token or the query.
+
+    For a mismatch the line shows the token's unverified value beside the expected
+    one, escaped; each distinct (reason, value) is logged once per minute at most.
+    """
     if isinstance(error, KeysUnavailable):
         level = logging.WARNING  # operators must act: the issuer is unreachable
     elif isinstance(error, (MissingCredentials, InvalidRequest)):
         level = logging.DEBUG  # routine client mistakes
+    elif isinstance(error, InvalidToken) and error.reason in _MISCONFIGURATION:
+        level = logging.WARNING
     else:
         level = logging.INFO
-    if logger.isEnabledFor(level):
-        client = scope.get("client")
-        detail = getattr(error, "detail", None)
-        logger.log(
-            level,
-            "refused %s %s from %s: %s %s",
-            scope.get("type"),
-            log_safe(scope.get("path")),  # percent-decoded: may hold CR LF
-            log_safe(client[0]) if client else "?",
-            error.status,
-            log_safe(f"{error.description} ({detail})" if detail else error.description),
+    if not logger.isEnabledFor(level):
+        return
+    detail = ""
+    reason = getattr(error, "reason", None) or error.code or type(error).__name__
+    if isinstance(error, InvalidToken) and error.actual is not None:
+        detail = (
+            f"; token {_FIELD.get(error.reason, error.reason)} {printable(error.actual)}, "
+            f"expected {printable(error.expected)}"
         )
+    held = (refusals or _REFUSALS).admit((str(reason), detail))
+    if held is None:
+        return
+    client = scope.get("client")
+    logger.log(
+        level,
+        "refused %s %s from %s: %s %s%s%s",
+        scope.get("type"),
+        printable(scope.get("path")),
+        client[0] if client else "?",
+        error.status,
+        error.description,
+        detail,
+        f" ({held} more like it in the previous interval, not logged)" if held else "",
+    )
+
+
+def dpop_of(verifier: object) -> ProofChecker | None:
+    """The verifier's DPoP rules (RFC 9449), None when it has none or DPoP is off."""
+    dpop = getattr(verifier, "dpop", None)
+    return dpop if isinstance(dpop, ProofChecker) else None
+
+
+def challenge_of(dpop: ProofChecker | None) -> tuple[Sequence[str], bool]:
+    """``(dpop_algs, bearer)`` for :func:`render`: the schemes a refusal offers."""
+    return dpop.challenge if dpop is not None else ((), True)
+
+
+def bearer_hit(
+    dpop: ProofChecker | None, cached: Callable[[str], AccessToken | None] | None, raw: str
+) -> AccessToken | None:
+    """A bearer token from the verifier's cache (no coroutine), or None: verify it then.
+
+    Where DPoP is required, a bearer token is refused here (RFC 9449 section 7.2).
+    """
+    if dpop is not None and not dpop.bearer_allowed:
+        raise refuse_bearer()
+    return cached(raw) if cached is not None else None
+
+
+def refuse_bearer() -> InvalidToken:
+    """The error for a bearer token where DPoP is required (RFC 9449 section 7.2)."""
+    error = InvalidToken(Reason.TYPE, "bearer tokens are not accepted here; use DPoP")
+    error.scheme = "DPoP"
+    return error
+
+
+async def authenticate_dpop(
+    verifier: TokenVerifier, dpop: ProofChecker | None, scope: Scope
+) -> AccessToken | None:
+    """The verified token of a request using the DPoP scheme, None for other schemes.
+
+    The one entry every adapter calls: reads ``Authorization: DPoP`` and the ``DPoP``
+    headers, the method and the URL the caller used (trusted proxies only), then
+    :meth:`Verifier.verify_dpop`.
+    """
+    if dpop is None:
+        return None
+    credentials = dpop_credentials(scope.get("headers", ()))
+    if credentials is None:
+        return None
+    verify_dpop = getattr(verifier, "verify_dpop", None)
+    if verify_dpop is None:  # a custom verifier that knows no DPoP
+        return None
+    method = scope.get("method", "GET")  # a websocket handshake is a GET
+    url = request_url(scope, dpop.trusted)
+    token: AccessToken = await verify_dpop(credentials.token, credentials.proofs, method, url)
+    return token
 
 
 async def send_error(
-    scope: Scope, receive: Receive, send: Send, error: GuardError, realm: str | None
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    error: GuardError,
+    realm: str | None,
+    challenge: tuple[Sequence[str], bool] = ((), True),
 ) -> None:
     """Answer ``error`` in raw ASGI: an HTTP response, or a refused websocket handshake.
 
     A websocket is refused before accept: with the denial response extension the client
-    sees the real 401/403/503; otherwise it gets a close with code 1008.
+    sees the real 401/403/503; otherwise it gets a close with code 1008. ``challenge``
+    is ``(dpop_algs, bearer)`` of :func:`render`.
     """
-    status, headers, body = render(error, realm)
+    status, headers, body = render(error, realm, dpop_algs=challenge[0], bearer=challenge[1])
     raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -198,11 +298,24 @@ async def send_error(
         await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": reason})
 
 
+def _route_path(path: str, root: str) -> str:
+    """``path`` as the app's routes see it under a ``root_path`` (a reverse proxy's prefix).
+
+    The ASGI spec has ``path`` include ``root_path`` (uvicorn ``--root-path``), and the
+    router matches what follows it; so do public paths. ``path`` starts with ``root``.
+    """
+    rest = path[len(root) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path  # "/orders-svcx" is not under "/orders-svc"
+
+
 class _PublicPaths:
     """Exact paths (``"/health"``) and prefixes written ``"/docs/*"``.
 
     ``"/docs/*"`` matches ``/docs`` and everything under ``/docs/``, never ``/docsx``.
-    Matching is on ``scope["path"]`` as the server decoded it, with no normalisation.
+    Matching is on the path the app's routes see: ``scope["path"]`` as the server
+    decoded it, without the ``root_path`` prefix when it has one, with no normalisation.
     """
 
     def __init__(self, patterns: Iterable[str]) -> None:
@@ -255,9 +368,10 @@ class GuardMiddleware:
         if mode not in ("protect", "identify"):
             raise ValueError(f"mode must be 'protect' or 'identify', not {mode!r}")
         if config is not None:
-            from ._verifier import Verifier  # imported late: only this path needs it
+            # imported late: only this path needs it
+            from ._introspection import make_verifier
 
-            verifier = Verifier(config)
+            verifier = make_verifier(config)
         assert verifier is not None
         self.app = app
         self.verifier: TokenVerifier = verifier
@@ -276,8 +390,11 @@ class GuardMiddleware:
         self._header_only = not (allow_query_token or allow_form_token)
         self._max_header = self.sources.max_header_bytes
         self._parsed: dict[bytes, str] = {}
+        self.refusals = RefusalLog()  # what this middleware has logged lately
         self.warm_up = warm_up
-        self._anonymous = BearerAuth(None, realm)
+        self._dpop = dpop_of(verifier)
+        self._challenge = challenge_of(self._dpop)
+        self._anonymous = BearerAuth(None, realm, self._challenge)
         self._anonymous_user = AnonymousUser()
         self._warm_task: asyncio.Task[None] | None = None
         # Optional synchronous cache lookup (Verifier.cached): a reused token then costs
@@ -293,6 +410,9 @@ class GuardMiddleware:
                 await self.app(scope, receive, send)
             return
         path = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = _route_path(path, root)
         if path in self._public_exact or (
             self._public_prefixes and path.startswith(self._public_prefixes)
         ):
@@ -311,20 +431,21 @@ class GuardMiddleware:
                     receive = _replay(body, receive)
                     form_token = token_from_form(body)
                 raw = find_token(scope, self.sources, form_token)
+            token: AccessToken | None
             if raw is not None:
-                cached = self._cached
-                token = cached(raw) if cached is not None else None
-                if token is None:
-                    token = await self.verifier.verify(raw)
-                auth = BearerAuth(token, self.realm, self.verifier)
-                scope["auth"], scope["user"] = auth, TokenUser(token)
+                token = bearer_hit(self._dpop, self._cached, raw) or await self.verifier.verify(raw)
+            else:
+                token = await authenticate_dpop(self.verifier, self._dpop, scope)
+            if token is not None:
+                scope["auth"] = BearerAuth(token, self.realm, self._challenge, self.verifier)
+                scope["user"] = TokenUser(token)
             elif self.protect:
                 raise MissingCredentials()
             else:
                 scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
         except GuardError as error:
-            log_denial(error, scope)
-            await send_error(scope, receive, send, error, self.realm)
+            log_denial(error, scope, self.refusals)
+            await send_error(scope, receive, send, error, self.realm, self._challenge)
             return
         await self.app(scope, receive, send)
 

@@ -30,6 +30,8 @@ class ProviderMetadata:
     issuer: str
     jwks_uri: str | None
     token_endpoint: str | None
+    introspection_endpoint: str | None = None  # RFC 8414 section 2 / RFC 7662 section 4
+    revocation_endpoint: str | None = None  # RFC 8414 section 2 / RFC 7009
 
 
 def is_loopback_host(host: str) -> bool:
@@ -57,7 +59,8 @@ def check_url(url: str, *, allow_http: bool = False, what: str = "URL") -> str:
         raise DiscoveryError(f"{what} must be an absolute https URL, got {url!r}")
     if parts.scheme == "http" and not allow_http and not is_loopback_host(host):
         raise DiscoveryError(
-            f"{what} uses plain http on a non-loopback host; use https or allow_http=True"
+            f"{what} uses plain http on a non-loopback host {parts.hostname!r}; "
+            "use https, or allow_http=True for development"
         )
     return url
 
@@ -85,11 +88,17 @@ def parse_provider_metadata(
     if found != issuer:
         raise DiscoveryError(f"the discovery document names issuer {found!r}, expected {issuer!r}")
     fields: dict[str, str | None] = {}
-    for name in ("jwks_uri", "token_endpoint"):
+    for name in ("jwks_uri", "token_endpoint", "introspection_endpoint", "revocation_endpoint"):
         value = document.get(name)
         if value is not None:
             if not isinstance(value, str):
                 raise DiscoveryError(f"discovery field {name} is not a string")
             check_url(value, allow_http=allow_http, what=name)
         fields[name] = value
-    return ProviderMetadata(issuer, fields["jwks_uri"], fields["token_endpoint"])
+    return ProviderMetadata(
+        issuer,
+        fields["jwks_uri"],
+        fields["token_endpoint"],
+        fields["introspection_endpoint"],
+        fields["revocation_endpoint"],
+    )

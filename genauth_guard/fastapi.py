@@ -19,28 +19,49 @@ offers an "Authorize" button.
 # No ``from __future__ import annotations``: FastAPI reads these signatures at runtime.
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
-from fastapi import FastAPI, HTTPException, Security
+from fastapi import FastAPI, HTTPException
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer, OAuth2
 from fastapi.security.base import SecurityBase
+from fastapi.security.http import HTTPBase
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 
-from ._asgi import BearerAuth, TokenUser, TokenVerifier, log_denial, send_error
-from ._bearer import DEFAULT_REALM, BearerSources, find_token, is_form_candidate, token_from_form
+from ._asgi import (
+    BearerAuth,
+    TokenUser,
+    TokenVerifier,
+    authenticate_dpop,
+    bearer_hit,
+    challenge_of,
+    dpop_of,
+    log_denial,
+    send_error,
+)
+from ._bearer import (
+    DEFAULT_REALM,
+    BearerSources,
+    find_token,
+    header_token,
+    is_form_candidate,
+    token_from_form,
+)
 from ._errors import GuardError, MissingCredentials, render
+from ._refusal_log import RefusalLog
 from ._scopes import require
 from ._token import AccessToken
 
 if TYPE_CHECKING:
     from ._config import GuardConfig
 
-__all__ = ["FastAPIGuard", "GuardHTTPException", "guard_exception_handler"]
+__all__ = ["FastAPIGuard", "GuardHTTPException", "docs_paths", "guard_exception_handler"]
 
 TokenDependency = Callable[..., Awaitable[AccessToken]]
 OptionalTokenDependency = Callable[..., Awaitable[AccessToken | None]]
@@ -54,13 +75,23 @@ class GuardHTTPException(HTTPException):
     :func:`guard_exception_handler` answers with exactly the contract body.
     """
 
-    def __init__(self, error: GuardError, realm: str) -> None:
-        status, headers, _ = render(error, realm)
-        kept = {n: v for n, v in headers if n in ("www-authenticate", "retry-after")}
+    def __init__(
+        self,
+        error: GuardError,
+        realm: str,
+        challenge: tuple[Sequence[str], bool] = ((), True),
+    ) -> None:
+        status, headers, _ = render(error, realm, dpop_algs=challenge[0], bearer=challenge[1])
+        kept: dict[str, str] = {}
+        for name, value in headers:
+            if name in ("www-authenticate", "retry-after", "dpop-nonce"):
+                # A dict holds one value per name: challenges join (RFC 9110 11.6.1).
+                kept[name] = f"{kept[name]}, {value}" if name in kept else value
         detail = {"error": error.code or "unauthorized", "error_description": error.description}
         super().__init__(status_code=status, detail=detail, headers=kept)
         self.error = error
         self.realm = realm
+        self.challenge = challenge
 
 
 async def guard_exception_handler(conn: HTTPConnection, exc: Exception) -> Response | None:
@@ -68,10 +99,29 @@ async def guard_exception_handler(conn: HTTPConnection, exc: Exception) -> Respo
     assert isinstance(exc, GuardHTTPException)
     if isinstance(conn, WebSocket):
         # Refused before accept: the denial response extension or a 1008 close.
-        await send_error(conn.scope, conn.receive, conn.send, exc.error, exc.realm)
+        await send_error(conn.scope, conn.receive, conn.send, exc.error, exc.realm, exc.challenge)
         return None
-    status, headers, body = render(exc.error, exc.realm)
-    return Response(body, status_code=status, headers=dict(headers))
+    algs, bearer = exc.challenge
+    status, headers, body = render(exc.error, exc.realm, dpop_algs=algs, bearer=bearer)
+    response = Response(body, status_code=status)
+    # Raw headers: two WWW-Authenticate challenges must stay two headers.
+    response.raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    return response
+
+
+def docs_paths(app: FastAPI) -> list[str]:
+    """The paths of ``app``'s interactive docs, to pass as public paths together.
+
+    Swagger UI needs ``/docs``, ``/openapi.json`` and ``/docs/oauth2-redirect``; ReDoc
+    ``/redoc``. Each is the app's own setting, so renamed or disabled ones follow::
+
+        app.add_middleware(GuardMiddleware, config=config,
+                           public_paths=["/health", *docs_paths(app)])
+    """
+    # FastAPI serves the OAuth2 redirect page only along with Swagger UI.
+    redirect = app.swagger_ui_oauth2_redirect_url if app.docs_url else None
+    urls = (app.docs_url, app.openapi_url, redirect, app.redoc_url)
+    return [url for url in urls if url]
 
 
 class FastAPIGuard:
@@ -97,14 +147,35 @@ class FastAPIGuard:
         if (verifier is None) == (config is None):
             raise TypeError("pass exactly one of verifier= or config=")
         if config is not None:
-            from ._verifier import Verifier
+            from ._introspection import make_verifier
 
-            verifier = Verifier(config)
+            verifier = make_verifier(config)
         assert verifier is not None
         self.verifier: TokenVerifier = verifier
         self.owns_verifier = config is not None
         self.realm = realm
+        self.dpop = dpop_of(verifier)
+        self.challenge = challenge_of(self.dpop)
+        # RFC 9449 section 7.1: the DPoP scheme, documented beside the bearer one (or
+        # alone when DPoP is required).
+        self.dpop_scheme: SecurityBase | None = (
+            HTTPBase(
+                scheme="DPoP",
+                scheme_name="dpop",
+                description="A DPoP-bound access token with a DPoP proof header, RFC 9449.",
+                auto_error=False,
+            )
+            if self.dpop is not None
+            else None
+        )
         self.sources = BearerSources(query=allow_query_token, form=allow_form_token)
+        self.refusals = RefusalLog()  # what this guard has logged lately
+        # The middleware's fast path: header-only reading with a memo of parsed values,
+        # and the verifier's synchronous cache lookup (no coroutine for a reused token).
+        self._header_only = not (allow_query_token or allow_form_token)
+        self._max_header = self.sources.max_header_bytes
+        self._parsed: dict[bytes, str] = {}
+        self._cached: Callable[[str], AccessToken | None] | None = getattr(verifier, "cached", None)
         self.scheme: SecurityBase
         if token_url is not None:
             # Swagger UI then fetches a token itself from a client id and secret.
@@ -127,10 +198,12 @@ class FastAPIGuard:
     # -- wiring ---------------------------------------------------------------------
 
     def install(self, app: FastAPI) -> None:
-        """Make refusals answer exactly the contract body, not FastAPI's ``{"detail"}``."""
+        """Make refusals answer exactly the contract body, not FastAPI's ``{"detail"}``,
+        and list each route's required scopes in OpenAPI."""
         # One handler serves requests and websockets; Starlette types them apart.
         handler = cast("ExceptionHandler", guard_exception_handler)
         app.add_exception_handler(GuardHTTPException, handler)
+        self._document_scopes(app)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -168,42 +241,41 @@ class FastAPIGuard:
         Stores its result in ``scope["auth"]`` and ``scope["user"]`` so ``request.auth``
         works and later dependencies of this guard reuse it.
         """
-        auth = conn.scope.get("auth")
+        scope = conn.scope
+        auth = scope.get("auth")
         token = getattr(auth, "token", None)
         if isinstance(token, AccessToken) and getattr(auth, "verifier", None) is self.verifier:
             return token
-        form_token = None
-        if isinstance(conn, Request) and is_form_candidate(conn.scope, self.sources):
-            # Starlette caches the body on the request, so the endpoint still reads it.
-            form_token = token_from_form(await conn.body())
-        raw = find_token(conn.scope, self.sources, form_token)
-        if raw is None:
-            return None
-        token = await self.verifier.verify(raw)
-        auth = BearerAuth(token, self.realm, self.verifier)
-        conn.scope["auth"], conn.scope["user"] = auth, TokenUser(token)
+        if self._header_only:  # the default: one pass over the headers, memoised parse
+            raw = header_token(scope.get("headers", ()), self._max_header, self._parsed)
+        else:
+            form_token = None
+            if isinstance(conn, Request) and is_form_candidate(scope, self.sources):
+                # Starlette caches the body on the request, so the endpoint still reads it.
+                form_token = token_from_form(await conn.body())
+            raw = find_token(scope, self.sources, form_token)
+        if raw is not None:
+            token = bearer_hit(self.dpop, self._cached, raw) or await self.verifier.verify(raw)
+        else:
+            token = await authenticate_dpop(self.verifier, self.dpop, scope)
+            if token is None:
+                return None
+        scope["auth"] = BearerAuth(token, self.realm, self.challenge, self.verifier)
+        scope["user"] = TokenUser(token)
         return token
+
+    @property
+    def documented_scheme(self) -> SecurityBase:
+        """The scheme a route's requirement carries in OpenAPI: DPoP when required."""
+        dpop = self.dpop_scheme
+        if dpop is not None and self.dpop is not None and not self.dpop.bearer_allowed:
+            return dpop
+        return self.scheme
 
     def _dependency(self, scopes: tuple[str, ...], any_of: bool) -> TokenDependency:
         if any_of and not scopes:
             raise ValueError("require_any_scope needs at least one scope")
-
-        async def dependency(
-            conn: HTTPConnection,
-            _: Annotated[Any, Security(self.scheme, scopes=list(scopes))],
-        ) -> AccessToken:
-            try:
-                token = await self.authenticate(conn)
-                if token is None:
-                    raise MissingCredentials()
-                if scopes:
-                    require(token, scopes, any_of=any_of)
-            except GuardError as error:
-                log_denial(error, conn.scope)
-                raise GuardHTTPException(error, self.realm) from None
-            return token
-
-        return dependency
+        return _Requirement(self, scopes, any_of, optional=False)
 
     def require_scopes(self, *scopes: str) -> TokenDependency:
         """A dependency giving the :class:`AccessToken` when it holds all of ``scopes``.
@@ -221,14 +293,96 @@ class FastAPIGuard:
 
         A token that is sent but invalid is still refused (401).
         """
+        return _Requirement(self, (), False, optional=True)
 
-        async def dependency(
-            conn: HTTPConnection, _: Annotated[Any, Security(self.scheme)]
-        ) -> AccessToken | None:
-            try:
-                return await self.authenticate(conn)
-            except GuardError as error:
-                log_denial(error, conn.scope)
-                raise GuardHTTPException(error, self.realm) from None
+    def _document_scopes(self, app: FastAPI) -> None:
+        """Put each route's required scopes in its OpenAPI security requirement.
 
-        return dependency
+        FastAPI takes those scopes only from ``Security(..., scopes=...)``; the guard's
+        requirements are plain ``Depends`` (one level, no sub-dependency on the hot
+        path), so their scopes are added to the generated document here.
+        """
+        generate = app.openapi
+        name = self.documented_scheme.scheme_name
+        # Allowed mode: DPoP is an alternative (its own requirement object, RFC 9449 7.1).
+        alternative = self.dpop_scheme if self.documented_scheme is self.scheme else None
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema:
+                return app.openapi_schema
+            schema = generate()
+            for route in app.routes:
+                if not isinstance(route, APIRoute):
+                    continue
+                scopes = self._route_scopes(route.dependant)
+                operations = schema.get("paths", {}).get(route.path_format, {})
+                for method in route.methods or ():
+                    operation = operations.get(method.lower())
+                    security = (operation or {}).get("security", [])
+                    for requirement in list(security):
+                        if name in requirement:
+                            wanted = [s for s in scopes if s not in requirement[name]]
+                            requirement[name] = [*requirement[name], *wanted]
+                            if alternative is not None:
+                                security.append({alternative.scheme_name: requirement[name]})
+            if alternative is not None:
+                declared = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+                declared[alternative.scheme_name] = alternative.model.model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                )
+            return schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
+
+    def _route_scopes(self, dependant: Dependant) -> list[str]:
+        """Scopes the guard's requirements on a route ask for, in order, once each."""
+        found: list[str] = []
+        pending = [dependant]
+        while pending:
+            current = pending.pop()
+            call = current.call
+            if isinstance(call, _Requirement) and call.guard is self:
+                found.extend(s for s in call.scopes if s not in found)
+            pending.extend(reversed(current.dependencies))
+        return found
+
+
+class _Requirement(SecurityBase):
+    """A route's token requirement: the security scheme FastAPI documents, and the
+    dependency whose call is the verification itself.
+
+    One level: FastAPI resolves no sub-dependency for it (a ``Security(HTTPBearer)``
+    sub-dependency alone costs about as much as the rest of the guard on a cached
+    token). It carries the guard's scheme ``model`` and ``scheme_name``, so OpenAPI
+    shows the same scheme; the scopes are added by :meth:`FastAPIGuard.install`.
+    """
+
+    def __init__(
+        self, guard: FastAPIGuard, scopes: tuple[str, ...], any_of: bool, *, optional: bool
+    ) -> None:
+        self.guard = guard
+        documented = guard.documented_scheme
+        self.model = documented.model
+        self.scheme_name = documented.scheme_name
+        self.scopes = scopes
+        self.any_of = any_of
+        self.optional = optional
+
+    def __repr__(self) -> str:
+        kind = "optional" if self.optional else "any of" if self.any_of else "all of"
+        return f"<{self.scheme_name} requirement, {kind}: {' '.join(self.scopes)}>"
+
+    async def __call__(self, conn: HTTPConnection) -> Any:
+        guard = self.guard
+        try:
+            token = await guard.authenticate(conn)
+            if token is None:
+                if self.optional:
+                    return None
+                raise MissingCredentials()
+            if self.scopes:
+                require(token, self.scopes, any_of=self.any_of)
+        except GuardError as error:
+            log_denial(error, conn.scope, guard.refusals)
+            raise GuardHTTPException(error, guard.realm, guard.challenge) from None
+        return token
