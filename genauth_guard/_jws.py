@@ -16,7 +16,14 @@ from ._errors import InvalidToken, Reason
 # The C string scanner json uses (not in json.decoder's typed interface).
 _scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
-__all__ = ["ParsedJWS", "issuer_hint", "parse_claims", "parse_compact", "split_compact"]
+__all__ = [
+    "ParsedJWS",
+    "issuer_hint",
+    "named_issuer",
+    "parse_claims",
+    "parse_compact",
+    "split_compact",
+]
 
 # One bytes.translate pass maps the base64url alphabet (RFC 4648 section 5) onto the
 # standard one for binascii, and maps "+", "/" and "=" (not base64url, and padding is
@@ -200,6 +207,19 @@ def issuer_hint(payload: bytes, accepted: Container[str]) -> tuple[str, ...] | N
         if not found:
             return None  # too many to look at: let the signature and the parse decide
     return tuple(found) if seen else None
+
+
+def named_issuer(payload: bytes) -> str | None:
+    """The first ``iss`` member's string value in a raw payload, for a refusal's log."""
+    at = payload.find(b'"iss"')
+    for _ in range(_MAX_ISSUER_HINTS):
+        if at < 0:
+            break
+        value = _string_after(payload, at + 5)
+        if value is not None:
+            return value
+        at = payload.find(b'"iss"', at + 5)
+    return None
 
 
 def _string_after(payload: bytes, start: int) -> str | None:

@@ -25,7 +25,7 @@ from ._dpop import NonceSource, ProofChecker, ReplayCache
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
 from ._jwa import HMAC_ALGORITHMS, PublicKey, SignatureCheck, signature_check, verify_hmac
 from ._jwks import JWKSKeySource, VerificationKey
-from ._jws import issuer_hint, parse_claims, split_compact
+from ._jws import issuer_hint, named_issuer, parse_claims, split_compact
 from ._scopes import parse_scopes
 from ._token import AccessToken, make_access_token
 from ._token_cache import KeyPresence, VerifiedTokenCache
@@ -109,7 +109,9 @@ def _run_check(name: str, check: Callable[[Any], bool], value: Any) -> None:
 
 def _binding_refused(bound: bool) -> InvalidToken:
     if bound:
-        return InvalidToken(Reason.SENDER_CONSTRAINED, "token is not sender-constrained (cnf)")
+        return InvalidToken(
+            Reason.SENDER_CONSTRAINED, "the access token is not DPoP-bound (no cnf)"
+        )
     # RFC 9449 section 7.1 (and RFC 8705 section 3): a token bound to a key must not be
     # usable without proof of possession of that key.
     return InvalidToken(
@@ -299,9 +301,7 @@ class Verifier:
             if not named:
                 if named is None:
                     raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
-                raise InvalidToken(
-                    Reason.ISSUER, "issuer not accepted", expected=self.config.issuers
-                )
+                raise self._foreign(payload)
             if len(named) > 1:
                 # Several accepted issuers named (a nested act claim, RFC 8693): those
                 # whose keys hold the kid first; the others are tried on an unknown kid.
@@ -463,7 +463,15 @@ class Verifier:
         never pay for reading the raw text, and a foreign token triggers no key fetch.
         """
         if self._single is not None and issuer_hint(payload, self._sources) == ():
-            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+            raise self._foreign(payload)
+
+    def _foreign(self, payload: bytes) -> InvalidToken:
+        return InvalidToken(
+            Reason.ISSUER,
+            "issuer not accepted",
+            actual=named_issuer(payload),
+            expected=self.config.issuers,
+        )
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:
         """``alg`` from the allow-list (RFC 8725 3.1), ``kid`` (RFC 7515 4.1.4), ``typ``."""
