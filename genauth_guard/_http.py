@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx2
 
+from ._bounded import BodyTooLarge, BoundedBody, UnreadableBody
+
 __all__ = ["FetchFailed", "bounded_request", "bounded_request_sync"]
 
 
@@ -34,14 +36,16 @@ async def bounded_request(
     ok: tuple[int, ...] = (200,),
 ) -> tuple[int, bytes]:
     """Status and body of ``method url``; FetchFailed unless the status is in ``ok``."""
-    with _failures(url, timeout):
+    with _failures(url, timeout, max_bytes):
         async with asyncio.timeout(timeout):  # httpx's timeout is per phase
             async with client.stream(**_stream(method, url, headers, data, timeout)) as response:
                 _check(response, url, ok, max_bytes)
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    _grow(body, chunk, url, max_bytes)
-                return response.status_code, bytes(body)
+                # Raw bytes, decoded here under the bound: a server may compress
+                # although asked not to, and httpx decodes a whole chunk at once.
+                body = BoundedBody(max_bytes, response.headers.get("content-encoding"))
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
+                return response.status_code, body.finish()
 
 
 def bounded_request_sync(
@@ -58,16 +62,16 @@ def bounded_request_sync(
     """:func:`bounded_request` on the calling thread, with the same bounds."""
     deadline = time.monotonic() + timeout  # httpx's timeout is per phase
     with (
-        _failures(url, timeout),
+        _failures(url, timeout, max_bytes),
         client.stream(**_stream(method, url, headers, data, timeout)) as response,
     ):
         _check(response, url, ok, max_bytes)
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            _grow(body, chunk, url, max_bytes)
+        body = BoundedBody(max_bytes, response.headers.get("content-encoding"))
+        for chunk in response.iter_raw():
+            body.feed(chunk)
             if time.monotonic() > deadline:
                 raise TimeoutError
-        return response.status_code, bytes(body)
+        return response.status_code, body.finish()
 
 
 def _stream(
@@ -99,17 +103,15 @@ def _check(response: httpx2.Response, url: str, ok: tuple[int, ...], max_bytes: 
         raise FetchFailed(f"{url} is larger than {max_bytes} bytes")
 
 
-def _grow(body: bytearray, chunk: bytes, url: str, max_bytes: int) -> None:
-    body += chunk
-    if len(body) > max_bytes:
-        raise FetchFailed(f"{url} is larger than {max_bytes} bytes")
-
-
 @contextmanager
-def _failures(url: str, timeout: float) -> Iterator[None]:
+def _failures(url: str, timeout: float, max_bytes: int) -> Iterator[None]:
     """Transport failures as :class:`FetchFailed`, for both drivers."""
     try:
         yield
+    except BodyTooLarge:
+        raise FetchFailed(f"{url} is larger than {max_bytes} bytes") from None
+    except UnreadableBody as exc:
+        raise FetchFailed(f"{url}: {exc}") from None
     except (TimeoutError, httpx2.TimeoutException):
         raise FetchFailed(f"{url} timed out after {timeout} s") from None
     except (httpx2.HTTPError, httpx2.InvalidURL, OSError) as exc:

@@ -14,8 +14,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Generator, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import httpx2
@@ -61,7 +61,9 @@ class ParsedJWKS:
     beyond_max_keys: int
 
 
-def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
+def parse_jwks(
+    content: bytes, *, max_keys: int = 64, algorithms: Collection[str] | None = None
+) -> ParsedJWKS:
     """Parse a JWK Set document (RFC 7517 section 5), keeping only usable public keys.
 
     Raises only :class:`JWKSError`, when the document as a whole is unusable (not
@@ -88,6 +90,11 @@ def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
         kid = jwk.get("kid") if isinstance(jwk, dict) else None
         kid = kid if isinstance(kid, str) else None
         key, reason = parse_public_jwk(jwk)
+        # A key labelled for an alg the verifier does not allow could never verify an
+        # accepted token; a token naming it is told why (see JWKSKeySource.get_key).
+        alg = key.alg if key is not None else None
+        if alg is not None and algorithms is not None and alg not in algorithms:
+            key, reason = None, f"alg {alg} not in the allow-list"
         if key is not None and key.kid is not None and key.kid in seen:
             key, reason = None, "duplicate kid (the first key with it is used)"
         if key is None:
@@ -104,11 +111,29 @@ class _KeySet:
     by_kid: Mapping[str, VerificationKey]
     keys: tuple[VerificationKey, ...]
     fingerprint: frozenset[tuple[str | None, str, str | None]]
+    # kid -> why the issuer's key of that kid was left out (for a clearer refusal).
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, keys: tuple[VerificationKey, ...]) -> _KeySet:
+    def of(
+        cls,
+        keys: tuple[VerificationKey, ...],
+        previous: _KeySet | None = None,
+        skipped: tuple[SkippedKey, ...] = (),
+    ) -> _KeySet:
+        """The set, reusing ``previous``'s objects for unchanged keys.
+
+        The verified-token cache recognises "the same key" by object identity, so a
+        refetch that changes nothing (or only adds keys) keeps its entries valid, and
+        a key republished with new material under the same kid never matches.
+        """
+        identities = [(k.kid, k.thumbprint, k.alg) for k in keys]
+        if previous is not None:
+            known = {(k.kid, k.thumbprint, k.alg): k for k in previous.keys}
+            keys = tuple(known.get(i, k) for i, k in zip(identities, keys, strict=True))
         by_kid = {k.kid: k for k in keys if k.kid is not None}
-        return cls(by_kid, keys, frozenset((k.kid, k.thumbprint, k.alg) for k in keys))
+        reasons = {s.kid: s.reason for s in skipped if s.kid is not None and s.kid not in by_kid}
+        return cls(by_kid, keys, frozenset(identities), reasons)
 
     def find(self, kid: str | None) -> VerificationKey | None:
         if kid is None:
@@ -204,6 +229,7 @@ class JWKSKeySource:
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sync_http_client: httpx2.Client | None = None,
+        algorithms: Collection[str] | None = None,
     ) -> None:
         if jwks_uri is None and issuer is None:
             raise ValueError("JWKSKeySource needs jwks_uri or issuer (for discovery)")
@@ -252,6 +278,7 @@ class JWKSKeySource:
         self._sync_client = sync_http_client
         self._owns_sync_client = sync_http_client is None
         self._thread_flight: _ThreadFlight | None = None
+        self._algorithms = None if algorithms is None else frozenset(algorithms)
 
     # -- public ------------------------------------------------------------------
 
@@ -320,6 +347,8 @@ class JWKSKeySource:
         key = keyset.find(kid)
         if key is not None:
             return key
+        if kid is not None and kid in keyset.skipped:
+            raise self._skipped(kid, keyset)
         if kid is None:
             raise InvalidToken(
                 Reason.UNKNOWN_KEY,
@@ -337,9 +366,12 @@ class JWKSKeySource:
                 )
             if not (yield "wait"):
                 raise self._unavailable()
-            key = self._servable_or_raise().find(kid)
+            keyset = self._servable_or_raise()
+            key = keyset.find(kid)
             if key is not None:
                 return key
+            if kid in keyset.skipped:
+                raise self._skipped(kid, keyset)
         raise InvalidToken(
             Reason.UNKNOWN_KEY,
             "no key in the issuer's JWKS matches the token's kid",
@@ -357,6 +389,26 @@ class JWKSKeySource:
         if keyset is None or self._clock() - self._fetched_at >= self._cache_ttl:
             return None
         return keyset.find(kid)
+
+    def serves(self, kid: str | None, key: VerificationKey) -> bool:
+        """Synchronous, no I/O: is ``key`` still this source's key for ``kid``?
+
+        The verified-token cache asks this on every hit. ``key`` must be the very object
+        that verified the token: a key republished under the same kid is another object.
+        Past the TTL a refresh starts in the background (single flight; rate-limited
+        after a failure) and the current keys answer meanwhile, so a withdrawn key stops
+        being honoured one fetch after ``cache_ttl`` even when every request is a hit.
+        False once the keys are older than the stale bound.
+        """
+        keyset = self._keyset
+        if keyset is None:
+            return False
+        age = self._clock() - self._fetched_at
+        if age >= self._cache_ttl:
+            if age > self._stale_max_age:
+                return False
+            self._refresh_soon()
+        return keyset.find(kid) is key
 
     def has_key(self, kid: str | None) -> bool:
         """Cheap, synchronous: is ``kid`` in the current key set (no I/O).
@@ -435,7 +487,9 @@ class JWKSKeySource:
         if self._keyset is not None and self._servable() is None:
             parts.append(f"the last good keys are older than {self._stale_max_age:.0f} s")
         why = "; ".join(parts) or "no keys fetched yet"
-        return KeysUnavailable(f"signing keys unavailable: {why}", self._retry_after())
+        return KeysUnavailable(
+            "signing keys unavailable", self._retry_after(), detail=f"JWKS: {why}"
+        )
 
     def _refill(self) -> None:
         now = self._clock()
@@ -469,6 +523,33 @@ class JWKSKeySource:
             yield "background"
             return False
         return bool((yield "wait"))
+
+    def _refresh_soon(self) -> None:
+        """Start a refresh unless one is in flight; never waits for it.
+
+        On an event loop (``verify``) a task, elsewhere (``verify_sync``) a daemon
+        thread: the driver of the caller, as for any other fetch.
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            with self._lock:
+                if not self._may_start(self._thread_flight is not None):
+                    return
+                flight, leader = self._join_thread_flight()
+            self._run_thread_flight(flight, leader, wait=False)
+            return
+        with self._lock:
+            if not self._may_start(self._inflight is not None):
+                return
+        self._start()
+
+    def _may_start(self, busy: bool) -> bool:
+        """A background refresh starts unless one runs; after a failure it takes a token."""
+        return not busy and (not self._last_failed or self._take_token())
+
+    def _skipped(self, kid: str, keyset: _KeySet) -> InvalidToken:
+        return InvalidToken(Reason.UNKNOWN_KEY, f"key {kid[:64]} skipped: {keyset.skipped[kid]}")
 
     def _start(self) -> asyncio.Task[bool]:
         if self._inflight is None:
@@ -522,7 +603,9 @@ class JWKSKeySource:
             if metadata.jwks_uri is None:
                 raise DiscoveryError("the discovery document has no jwks_uri")
             self._jwks_uri = metadata.jwks_uri
-        return parse_jwks((yield self._jwks_uri), max_keys=self._max_keys)
+        return parse_jwks(
+            (yield self._jwks_uri), max_keys=self._max_keys, algorithms=self._algorithms
+        )
 
     def _fetched(self, parsed: ParsedJWKS) -> bool:
         with self._lock:
@@ -616,7 +699,7 @@ class JWKSKeySource:
                 self._max_keys,
             )
         self._logged_beyond = parsed.beyond_max_keys
-        keyset = _KeySet.of(parsed.keys)
+        keyset = _KeySet.of(parsed.keys, self._keyset, parsed.skipped)
         if self._keyset is None or keyset.fingerprint != self._keyset.fingerprint:
             self._generation += 1
         self._keyset = keyset

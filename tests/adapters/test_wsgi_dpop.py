@@ -96,7 +96,6 @@ def test_a_proof_for_another_url_is_refused(
     assert refused.json()["error"] == "invalid_dpop_proof"
 
 
-@pytest.mark.xfail(reason="needs issue 9's bearer cnf refusal in main", strict=False)
 def test_a_bound_token_sent_as_bearer_is_invalid(
     issuer: LocalIssuer, key: DPoPKey, send: tuple[str, Send]
 ) -> None:
