@@ -179,3 +179,29 @@ def test_verify_and_verify_sync_agree_on_mutated_tokens(
     synced = outcome(lambda: verifier.verify_sync(mutated))
     awaited = outcome(lambda: loop.run_until_complete(verifier.verify(mutated)))
     assert synced == awaited
+
+
+def test_sync_cache_hits_past_the_key_ttl_refresh_on_a_thread(issuer: LocalIssuer) -> None:
+    """Issue 9's rule for verify_sync: a hit past the TTL is served at once and starts
+    one background refresh (a thread here), so a withdrawn key stops being honoured."""
+    keys_clock = ManualClock()
+    source = JWKSKeySource(jwks_uri=issuer.jwks_uri, clock=keys_clock, cache_ttl=60)
+    config = GuardConfig(issuer=issuer.issuer, audience=AUDIENCE)
+    with Verifier(config, key_sources={issuer.issuer: source}) as verifier:
+        old = issuer.signing_key
+        token = issuer.mint(key=old)
+        first = verifier.verify_sync(token)
+        issuer.rotate_keys()
+        issuer.drop_key(old.kid)  # withdrawn
+        fetched = issuer.counts["jwks"]
+        keys_clock.advance(61)
+        results = together(20, lambda _: verifier.verify_sync(token))
+        assert all(r is first for r in results), results  # served without waiting
+        flight = source._thread_flight
+        if flight is not None:
+            assert flight.done.wait(10)
+        assert issuer.counts["jwks"] == fetched + 1  # one refresh for all the hits
+        with pytest.raises(InvalidToken) as caught:
+            verifier.verify_sync(token)
+        assert caught.value.reason is Reason.UNKNOWN_KEY
+    source.close()

@@ -196,3 +196,17 @@ def test_sync_and_async_drivers_share_the_keys(
 
     assert asyncio.run(lookup()) is key
     assert issuer.counts["jwks"] == 1
+
+
+@pytest.mark.parametrize("endpoint", ["jwks", "discovery"])
+def test_compressed_answers_are_decoded_and_bounded(
+    issuer: LocalIssuer, make_sync_source: Maker, endpoint: Any
+) -> None:
+    issuer.fail(endpoint, "gzip", times=1)
+    source = make_sync_source(issuer=issuer.issuer)
+    assert source.get_key_sync(issuer.signing_key.kid).kid == issuer.signing_key.kid
+    issuer.fail(endpoint, "gzip_bomb")
+    bombed = make_sync_source(issuer=issuer.issuer)
+    with pytest.raises(KeysUnavailable) as caught:
+        bombed.refresh_sync()
+    assert "larger than" in (caught.value.detail or "")
