@@ -14,6 +14,9 @@ Caller side::
     auth = ClientCredentialsAuth(issuer=..., client_id=..., client_secret=...,
                                  scope="order:read")
     httpx2.AsyncClient(auth=auth)
+
+Per-route requirements beyond scopes (roles, claims, predicates, step-up) are built by
+``require_roles``, ``claim_equals``... and passed with the scopes to any adapter.
 """
 
 from ._asgi import GuardMiddleware
@@ -27,7 +30,9 @@ from ._client import (
 from ._config import GuardConfig
 from ._errors import (
     GuardError,
+    InsufficientPrivileges,
     InsufficientScope,
+    InsufficientUserAuthentication,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
@@ -35,6 +40,16 @@ from ._errors import (
     Reason,
 )
 from ._jwks import JWKSKeySource
+from ._requirements import (
+    Requirement,
+    claim_check,
+    claim_equals,
+    claim_includes,
+    claim_includes_any,
+    require_any_role,
+    require_roles,
+    require_step_up,
+)
 from ._token import AccessToken
 from ._verifier import Verifier
 
@@ -47,16 +62,26 @@ __all__ = [
     "GuardConfig",
     "GuardError",
     "GuardMiddleware",
+    "InsufficientPrivileges",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "InvalidRequest",
     "InvalidToken",
     "JWKSKeySource",
     "KeysUnavailable",
     "MissingCredentials",
     "Reason",
+    "Requirement",
     "TokenEndpointUnavailable",
     "TokenRequestError",
     "TokenResponseError",
     "Verifier",
     "__version__",
+    "claim_check",
+    "claim_equals",
+    "claim_includes",
+    "claim_includes_any",
+    "require_any_role",
+    "require_roles",
+    "require_step_up",
 ]

@@ -23,7 +23,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import FastAPI, HTTPException, Security
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer, OAuth2
 from fastapi.security.base import SecurityBase
 from starlette.requests import HTTPConnection, Request
@@ -34,7 +36,7 @@ from starlette.websockets import WebSocket
 from ._asgi import BearerAuth, TokenUser, TokenVerifier, log_denial, send_error
 from ._bearer import DEFAULT_REALM, BearerSources, find_token, is_form_candidate, token_from_form
 from ._errors import GuardError, MissingCredentials, render
-from ._scopes import require
+from ._requirements import Requirement, RouteRequirements, route_requirements
 from ._token import AccessToken
 
 if TYPE_CHECKING:
@@ -127,10 +129,14 @@ class FastAPIGuard:
     # -- wiring ---------------------------------------------------------------------
 
     def install(self, app: FastAPI) -> None:
-        """Make refusals answer exactly the contract body, not FastAPI's ``{"detail"}``."""
+        """Make refusals answer exactly the contract body, not FastAPI's ``{"detail"}``.
+
+        Also makes ``/docs`` say what roles and claims each route requires.
+        """
         # One handler serves requests and websockets; Starlette types them apart.
         handler = cast("ExceptionHandler", guard_exception_handler)
         app.add_exception_handler(GuardHTTPException, handler)
+        describe_requirements(app)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -181,36 +187,40 @@ class FastAPIGuard:
         conn.scope["auth"], conn.scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
         return token
 
-    def _dependency(self, scopes: tuple[str, ...], any_of: bool) -> TokenDependency:
-        if any_of and not scopes:
-            raise ValueError("require_any_scope needs at least one scope")
+    def _dependency(self, items: tuple[str | Requirement, ...], any_of: bool) -> TokenDependency:
+        declared = route_requirements(items, any_scope=any_of)
 
         async def dependency(
             conn: HTTPConnection,
-            _: Annotated[Any, Security(self.scheme, scopes=list(scopes))],
+            _: Annotated[Any, Security(self.scheme, scopes=list(declared.scopes))],
         ) -> AccessToken:
             try:
                 token = await self.authenticate(conn)
                 if token is None:
                     raise MissingCredentials()
-                if scopes:
-                    require(token, scopes, any_of=any_of)
+                declared.check(token)
             except GuardError as error:
                 log_denial(error, conn.scope)
                 raise GuardHTTPException(error, self.realm) from None
             return token
 
+        setattr(dependency, _REQUIREMENTS_ATTR, declared)  # read by the OpenAPI hook
         return dependency
 
-    def require_scopes(self, *scopes: str) -> TokenDependency:
+    def require_scopes(self, *scopes: str | Requirement) -> TokenDependency:
         """A dependency giving the :class:`AccessToken` when it holds all of ``scopes``.
 
-        With no scopes, any verified token is enough.
+        Requirements (``require_roles``, ``claim_equals``, ``require_step_up``...) mixed
+        in with the scopes must all be met too. With no scopes, any verified token
+        meeting the requirements is enough.
         """
         return self._dependency(scopes, False)
 
-    def require_any_scope(self, *scopes: str) -> TokenDependency:
-        """A dependency giving the :class:`AccessToken` when it holds one of ``scopes``."""
+    def require_any_scope(self, *scopes: str | Requirement) -> TokenDependency:
+        """A dependency giving the :class:`AccessToken` when it holds one of ``scopes``.
+
+        Requirements mixed in are all needed, whichever scope the token holds.
+        """
         return self._dependency(scopes, True)
 
     def optional(self) -> OptionalTokenDependency:
@@ -229,3 +239,52 @@ class FastAPIGuard:
                 raise GuardHTTPException(error, self.realm) from None
 
         return dependency
+
+
+# -- OpenAPI: what a route requires beyond scopes ----------------------------------------
+
+_REQUIREMENTS_ATTR = "genauth_requirements"
+
+
+def _declared(dependant: Dependant) -> list[RouteRequirements]:
+    """The requirements of every guard dependency of a route, nested ones included."""
+    found: list[RouteRequirements] = []
+    declared = getattr(dependant.call, _REQUIREMENTS_ATTR, None)
+    if isinstance(declared, RouteRequirements):
+        found.append(declared)
+    for sub in dependant.dependencies:
+        found.extend(_declared(sub))
+    return found
+
+
+def describe_requirements(app: FastAPI) -> None:
+    """Append what each route requires (roles, claims, step-up) to its OpenAPI description.
+
+    Security requirements carry scopes only (OpenAPI 3.1 section 4.8.30), so roles and
+    claims go where ``/docs`` shows them to a reader: the operation's description.
+    Wraps ``app.openapi`` once; the schema is still built lazily and cached by FastAPI.
+    """
+    build = app.openapi
+    if getattr(build, _REQUIREMENTS_ATTR, False):
+        return  # installed already
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        paths = schema.get("paths", {})
+        for route in app.routes:
+            if not isinstance(route, APIRoute) or route.path_format not in paths:
+                continue
+            lines = [text for d in _declared(route.dependant) if (text := d.describe())]
+            if not lines:
+                continue
+            for method in route.methods or ():
+                operation = paths[route.path_format].get(method.lower())
+                if operation is not None:
+                    current = operation.get("description")
+                    operation["description"] = "\n\n".join([*filter(None, [current]), *lines])
+        return schema
+
+    setattr(openapi, _REQUIREMENTS_ATTR, True)
+    app.openapi = openapi  # type: ignore[method-assign]
