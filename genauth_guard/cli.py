@@ -32,6 +32,23 @@ def _parse_client(value: str) -> tuple[str, str, list[str]]:
     return client_id, secret, [s for s in scopes.split(",") if s]
 
 
+def _parse_role(value: str) -> tuple[str, list[str]]:
+    """``CODE:PERMISSION[,PERMISSION...]``, e.g. ``order-admin:order:read,order:write``."""
+    code, sep, permissions = value.partition(":")
+    if not sep or not code or not permissions:
+        raise argparse.ArgumentTypeError(f"expected CODE:PERMISSION[,PERMISSION...], got {value!r}")
+    return code, [p for p in permissions.split(",") if p]
+
+
+def _parse_user(value: str) -> tuple[str, str, list[str]]:
+    """``ID:PASSWORD[:ROLE[,ROLE...]]``: a user for the password grant, with role codes."""
+    user_id, sep, rest = value.partition(":")
+    password, _, roles = rest.partition(":")
+    if not sep or not user_id or not password:
+        raise argparse.ArgumentTypeError(f"expected ID:PASSWORD[:ROLE[,ROLE...]], got {value!r}")
+    return user_id, password, [r for r in roles.split(",") if r]
+
+
 def _cmd_issuer(args: argparse.Namespace) -> int:
     from .testing import LocalIssuer
 
@@ -49,6 +66,14 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
         return 2
     for client_id, secret, scopes in args.client:
         issuer.add_client(client_id, secret, scopes)
+    try:
+        for code, permissions in args.role:
+            issuer.add_role(code, permissions=permissions)
+        for user_id, password, roles in args.user:
+            issuer.add_user(user_id, password, roles=roles)
+    except ValueError as exc:
+        print(f"genauth-guard issuer: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -67,6 +92,8 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
                     "token_endpoint": issuer.token_endpoint,
                     "audience": issuer.audience,
                     "clients": {c.client_id: list(c.scopes) for c in issuer.clients.values()},
+                    "roles": {r.code: sorted(r.permissions) for r in issuer.access.roles.values()},
+                    "users": {u: list(issuer.access.roles_of(u)) for u in issuer.access.users},
                 },
                 indent=2,
             ),
@@ -267,6 +294,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ID:SECRET:SCOPE[,SCOPE...]",
         help="a client (repeatable)",
+    )
+    issuer.add_argument(
+        "--role",
+        type=_parse_role,
+        action="append",
+        default=[],
+        metavar="CODE:PERMISSION[,PERMISSION...]",
+        help="an application role granted permissions (repeatable)",
+    )
+    issuer.add_argument(
+        "--user",
+        type=_parse_user,
+        action="append",
+        default=[],
+        metavar="ID:PASSWORD[:ROLE[,ROLE...]]",
+        help="a user for the password grant, member of roles (repeatable)",
     )
     issuer.add_argument("--token-ttl", type=int, default=3600, help="token lifetime, seconds")
     issuer.add_argument("--rfc9068", action="store_true", help="issue RFC 9068 at+jwt tokens")

@@ -26,6 +26,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ._access import (
+    ROLES_SCOPE,
+    AccessDenied,
+    ApplicationAccess,
+    Effect,
+    LocalRole,
+    LocalUser,
+    SubjectType,
+)
 from ._keys import SigningKey
 from ._serve import ServerThread
 
@@ -119,6 +128,7 @@ class LocalIssuer:
             self.add_resource(name, actions)
         for client in clients:
             self.add_client(client.client_id, client.client_secret, client.scopes, client.audience)
+        self.access = ApplicationAccess()  # users, roles, access policies (GenAuth's model)
 
     # -- addresses -------------------------------------------------------------------
 
@@ -170,6 +180,104 @@ class LocalIssuer:
         if audience:
             self.audiences.add(audience)
         return client
+
+    # -- console model: users, roles, access policies ---------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        password: str | None = None,
+        *,
+        groups: Iterable[str] = (),
+        roles: Iterable[str] = (),
+    ) -> LocalUser:
+        """Create a user (``sub`` = ``user_id``) in ``groups``, member of ``roles``."""
+        return self.access.add_user(user_id, password, groups=groups, roles=roles)
+
+    def add_role(
+        self,
+        code: str,
+        description: str = "",
+        *,
+        permissions: Iterable[str] = (),
+        members: Iterable[str] = (),
+    ) -> LocalRole:
+        """Create an application role granted ``resource:action`` permissions."""
+        permissions = tuple(permissions)
+        role = self.access.add_role(code, description, permissions=permissions, members=members)
+        for scope in permissions:
+            resource, _, action = scope.partition(":")
+            self.add_resource(resource, [action])
+        return role
+
+    def allow(self, subject_type: SubjectType, subject: str) -> None:
+        """An access policy letting a user, a role's or a group's members in."""
+        self.access.add_policy("allow", subject_type, subject)
+
+    def deny(self, subject_type: SubjectType, subject: str) -> None:
+        """An access policy keeping a user, a role's or a group's members out (deny wins)."""
+        self.access.add_policy("deny", subject_type, subject)
+
+    def set_default_access(self, effect: Effect) -> None:
+        """What happens to users no policy names: ``allow`` (GenAuth's default) or ``deny``."""
+        self.access.default_effect = effect
+
+    def mint_for_user(
+        self,
+        user_id: str,
+        scope: str | Iterable[str] | None = None,
+        *,
+        roles: bool = False,
+        acr: str | None = None,
+        auth_time: float | None = None,
+        audience: str | list[str] | None = None,
+        expires_in: int | None = None,
+        claims: Mapping[str, Any] | None = None,
+        omit: Iterable[str] = (),
+    ) -> str:
+        """A user's access token under the application's rules (the GenAuth console model).
+
+        Its ``scope`` holds the asked permissions the user's roles grant (all of them
+        when ``scope`` is None); ``roles=True`` or the ``roles`` scope adds the
+        ``roles`` claim (the user's role codes). ``auth_time`` (default: now) and
+        ``acr`` say how and when the user logged in (RFC 9470 step-up tests). Raises
+        :class:`AccessDenied` when an access policy denies the user.
+        """
+        asked = None if scope is None else scope.split() if isinstance(scope, str) else list(scope)
+        token, _ = self._user_token(
+            user_id, asked, roles, acr, auth_time, audience, expires_in, claims, omit
+        )
+        return token
+
+    def _user_token(
+        self,
+        user_id: str,
+        asked: list[str] | None,
+        roles: bool = False,
+        acr: str | None = None,
+        auth_time: float | None = None,
+        audience: str | list[str] | None = None,
+        expires_in: int | None = None,
+        claims: Mapping[str, Any] | None = None,
+        omit: Iterable[str] = (),
+    ) -> tuple[str, tuple[str, ...]]:
+        """:meth:`mint_for_user`'s token and the scopes it was granted."""
+        granted = self.access.grant(user_id, asked)
+        body: dict[str, Any] = {"auth_time": int(time.time()) if auth_time is None else auth_time}
+        if acr is not None:
+            body["acr"] = acr
+        if roles or (asked is not None and ROLES_SCOPE in asked):
+            body["roles"] = list(self.access.roles_of(user_id))
+        body.update(claims or {})
+        token = self.mint(
+            scope=granted or None,
+            sub=user_id,
+            audience=audience,
+            expires_in=expires_in,
+            claims=body,
+            omit=omit,
+        )
+        return token, granted
 
     # -- keys -------------------------------------------------------------------------
 
@@ -330,7 +438,7 @@ class LocalIssuer:
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
             "token_endpoint": self.token_endpoint,
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", "password"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_post",
                 "client_secret_basic",
@@ -365,19 +473,61 @@ class LocalIssuer:
         grant_type = params.get("grant_type")
         if not grant_type:
             return _oauth_error("invalid_request", "grant_type is required")
+        if grant_type == "password":
+            return self._password_grant(client, params)
         if grant_type != "client_credentials":
             return _oauth_error("unsupported_grant_type", f"grant_type {grant_type!r}")
         granted = self._grant(client, params.get("scope"))
         if granted is None:
             return _oauth_error("invalid_scope", "none of the requested scopes is granted")
-        audience = params.get("audience") or params.get("resource") or client.audience
+        audience = self._audience(client, params)
         if audience is None:
-            audience = self.audience
-        elif audience not in self.audiences:
             return _oauth_error("invalid_target", "unknown audience or resource")
         token = self.mint(
             scope=granted, sub=client.client_id, audience=audience, claims=self._client_id(client)
         )
+        body = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_ttl,
+            "scope": " ".join(granted),
+        }
+        return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
+
+    def _audience(self, client: LocalClient, params: dict[str, str]) -> str | None:
+        """The token's audience: asked (``audience``, RFC 8707 ``resource``) or default."""
+        audience = params.get("audience") or params.get("resource") or client.audience
+        if audience is None:
+            return self.audience
+        return audience if audience in self.audiences else None
+
+    def _password_grant(self, client: LocalClient, params: dict[str, str]) -> Response:
+        """A user's token, RFC 6749 section 4.3 (development only: OAuth 2.1 drops it).
+
+        The scopes follow :meth:`mint_for_user`; a user denied by the access policies
+        gets ``access_denied`` and no token.
+        """
+        username, password = params.get("username"), params.get("password")
+        if not username or password is None:
+            return _oauth_error("invalid_request", "username and password are required")
+        user = self.access.users.get(username)
+        if (
+            user is None
+            or user.password is None
+            or not secrets.compare_digest(user.password.encode(), password.encode())
+        ):
+            return _oauth_error("invalid_grant", "unknown user or wrong password")
+        audience = self._audience(client, params)
+        if audience is None:
+            return _oauth_error("invalid_target", "unknown audience or resource")
+        requested = params.get("scope")
+        asked = requested.split() if requested and requested.strip() else None
+        try:
+            token, granted = self._user_token(
+                username, asked, audience=audience, claims=self._client_id(client)
+            )
+        except AccessDenied:
+            return _oauth_error("access_denied", "the application's access policies deny this user")
         body = {
             "access_token": token,
             "token_type": "Bearer",
