@@ -16,6 +16,7 @@ cached verification never caches a requirement's verdict).
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import math
 import time
@@ -53,6 +54,7 @@ DEFAULT_ROLES_CLAIM = "roles"
 _AUTH_TIME_SKEW = 30.0
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
+_MISSING: Any = object()
 
 
 def claim_value_equals(have: Any, want: Any) -> bool:
@@ -187,7 +189,7 @@ def _json_values(values: Iterable[Any], what: str) -> tuple[Any, ...]:
 
 
 def _shown(value: Any) -> str:
-    return value if isinstance(value, str) else repr(value)
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def claim_equals(name: str, value: Any, *, description: str | None = None) -> Requirement:
@@ -200,7 +202,9 @@ def claim_equals(name: str, value: Any, *, description: str | None = None) -> Re
     (want,) = _json_values((value,), "claim_equals")
 
     def test(token: AccessToken) -> bool:
-        return claim_value_equals(token.claims.get(name), want)
+        # A missing claim is not JSON null: claim_equals("x", None) needs "x": null.
+        have = token.claims.get(name, _MISSING)
+        return have is not _MISSING and claim_value_equals(have, want)
 
     return _Right(description or f"claim {name} = {_shown(want)}", test, name)
 
