@@ -20,10 +20,11 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ._claims import claim_members, claim_value_equals
 from ._errors import GuardError, InsufficientPrivileges, InsufficientUserAuthentication
 from ._scopes import require
 from ._token import AccessToken
@@ -36,8 +37,6 @@ __all__ = [
     "claim_equals",
     "claim_includes",
     "claim_includes_any",
-    "claim_members",
-    "claim_value_equals",
     "require_any_role",
     "require_roles",
     "require_step_up",
@@ -55,25 +54,6 @@ _AUTH_TIME_SKEW = 30.0
 
 _JSON_SCALARS = (str, int, float, bool, type(None))
 _MISSING: Any = object()
-
-
-def claim_value_equals(have: Any, want: Any) -> bool:
-    """JSON equality: ``true`` is not ``1`` (booleans equal only booleans)."""
-    return (type(have) is bool) == (type(want) is bool) and bool(have == want)
-
-
-def claim_members(value: Any) -> Sequence[Any] | None:
-    """The members of a multi-valued claim: a space-delimited string or a JSON array.
-
-    The string form is the one of ``scope`` (RFC 6749 section 3.3); the array form the
-    one of ``roles`` and ``groups`` (RFC 9068 section 2.2.3.1). Any other shape (a
-    missing claim, a number, an object) has no members: None.
-    """
-    if type(value) is str:
-        return [part for part in value.split(" ") if part]
-    if type(value) is list:
-        return value
-    return None
 
 
 class Requirement:

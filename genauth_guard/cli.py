@@ -23,13 +23,18 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
+def _id_secret_list(value: str, form: str) -> tuple[str, str, list[str]]:
+    """``ID:SECRET:ITEM[,ITEM...]``; items themselves may contain ``:`` (``order:read``)."""
+    first, sep, rest = value.partition(":")
+    second, _, items = rest.partition(":")
+    if not sep or not first or not second:
+        raise argparse.ArgumentTypeError(f"expected {form}, got {value!r}")
+    return first, second, [item for item in items.split(",") if item]
+
+
 def _parse_client(value: str) -> tuple[str, str, list[str]]:
     """``ID:SECRET:SCOPE[,SCOPE...]``; scopes themselves contain ``:`` (``order:read``)."""
-    client_id, sep, rest = value.partition(":")
-    secret, _, scopes = rest.partition(":")
-    if not sep or not client_id or not secret:
-        raise argparse.ArgumentTypeError(f"expected ID:SECRET:SCOPE[,SCOPE...], got {value!r}")
-    return client_id, secret, [s for s in scopes.split(",") if s]
+    return _id_secret_list(value, "ID:SECRET:SCOPE[,SCOPE...]")
 
 
 def _parse_role(value: str) -> tuple[str, list[str]]:
@@ -42,11 +47,7 @@ def _parse_role(value: str) -> tuple[str, list[str]]:
 
 def _parse_user(value: str) -> tuple[str, str, list[str]]:
     """``ID:PASSWORD[:ROLE[,ROLE...]]``: a user for the password grant, with role codes."""
-    user_id, sep, rest = value.partition(":")
-    password, _, roles = rest.partition(":")
-    if not sep or not user_id or not password:
-        raise argparse.ArgumentTypeError(f"expected ID:PASSWORD[:ROLE[,ROLE...]], got {value!r}")
-    return user_id, password, [r for r in roles.split(",") if r]
+    return _id_secret_list(value, "ID:PASSWORD[:ROLE[,ROLE...]]")
 
 
 def _cmd_issuer(args: argparse.Namespace) -> int:

@@ -244,32 +244,11 @@ class LocalIssuer:
         :class:`AccessDenied` when an access policy denies the user.
         """
         asked = None if scope is None else scope.split() if isinstance(scope, str) else list(scope)
-        token, _ = self._user_token(
-            user_id, asked, roles, acr, auth_time, audience, expires_in, claims, omit
-        )
-        return token
-
-    def _user_token(
-        self,
-        user_id: str,
-        asked: list[str] | None,
-        roles: bool = False,
-        acr: str | None = None,
-        auth_time: float | None = None,
-        audience: str | list[str] | None = None,
-        expires_in: int | None = None,
-        claims: Mapping[str, Any] | None = None,
-        omit: Iterable[str] = (),
-    ) -> tuple[str, tuple[str, ...]]:
-        """:meth:`mint_for_user`'s token and the scopes it was granted."""
-        granted = self.access.grant(user_id, asked)
-        body: dict[str, Any] = {"auth_time": int(time.time()) if auth_time is None else auth_time}
+        granted, body = self._user_claims(user_id, asked, roles=roles, auth_time=auth_time)
         if acr is not None:
             body["acr"] = acr
-        if roles or (asked is not None and ROLES_SCOPE in asked):
-            body["roles"] = list(self.access.roles_of(user_id))
         body.update(claims or {})
-        token = self.mint(
+        return self.mint(
             scope=granted or None,
             sub=user_id,
             audience=audience,
@@ -277,7 +256,22 @@ class LocalIssuer:
             claims=body,
             omit=omit,
         )
-        return token, granted
+
+    def _user_claims(
+        self,
+        user_id: str,
+        asked: list[str] | None,
+        *,
+        roles: bool = False,
+        auth_time: float | None = None,
+    ) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The scopes a user's token gets; its ``auth_time`` and ``roles`` claims."""
+        granted = self.access.grant(user_id, asked)
+        # OIDC Core 2: when the user logged in; a token minted now is a login now.
+        body: dict[str, Any] = {"auth_time": int(time.time()) if auth_time is None else auth_time}
+        if roles or (asked is not None and ROLES_SCOPE in asked):
+            body["roles"] = list(self.access.roles_of(user_id))
+        return granted, body
 
     # -- keys -------------------------------------------------------------------------
 
@@ -486,13 +480,7 @@ class LocalIssuer:
         token = self.mint(
             scope=granted, sub=client.client_id, audience=audience, claims=self._client_id(client)
         )
-        body = {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": self.token_ttl,
-            "scope": " ".join(granted),
-        }
-        return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
+        return self._token_response(token, granted)
 
     def _audience(self, client: LocalClient, params: dict[str, str]) -> str | None:
         """The token's audience: asked (``audience``, RFC 8707 ``resource``) or default."""
@@ -523,11 +511,15 @@ class LocalIssuer:
         requested = params.get("scope")
         asked = requested.split() if requested and requested.strip() else None
         try:
-            token, granted = self._user_token(
-                username, asked, audience=audience, claims=self._client_id(client)
-            )
+            granted, claims = self._user_claims(username, asked)
         except AccessDenied:
             return _oauth_error("access_denied", "the application's access policies deny this user")
+        claims.update(self._client_id(client))
+        token = self.mint(scope=granted or None, sub=username, audience=audience, claims=claims)
+        return self._token_response(token, granted)
+
+    def _token_response(self, token: str, granted: Iterable[str]) -> JSONResponse:
+        """A successful token response, RFC 6749 section 5.1 (never cached)."""
         body = {
             "access_token": token,
             "token_type": "Bearer",
