@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["claim_members", "claim_value_equals"]
+__all__ = ["claim_includes_values", "claim_members", "claim_value_equals"]
 
 
 def claim_value_equals(have: Any, want: Any) -> bool:
@@ -29,3 +29,27 @@ def claim_members(value: Any) -> Sequence[Any] | None:
     if type(value) is list:
         return value
     return None
+
+
+def claim_includes_values(value: Any, wanted: Sequence[Any], *, any_of: bool = False) -> bool:
+    """Whether the claim ``value`` includes every one of ``wanted`` (one, with ``any_of``).
+
+    Members are read by :func:`claim_members` and compared by JSON equality; a claim of
+    any other shape includes nothing.
+    """
+    members = claim_members(value)
+    if members is None:
+        return False
+    if len(wanted) == 1:
+        return _contains(members, wanted[0])
+    if any_of:
+        return any(_contains(members, want) for want in wanted)
+    return all(_contains(members, want) for want in wanted)
+
+
+def _contains(members: Sequence[Any], want: Any) -> bool:
+    if type(want) is str:
+        # A string equals only a string: list membership (==, no hashing, members may
+        # be objects) is the same test, several times faster. Role codes go this way.
+        return want in members
+    return any(claim_value_equals(have, want) for have in members)

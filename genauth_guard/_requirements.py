@@ -20,11 +20,11 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ._claims import claim_members, claim_value_equals
+from ._claims import claim_includes_values, claim_value_equals
 from ._errors import GuardError, InsufficientPrivileges, InsufficientUserAuthentication
 from ._scopes import require
 from ._token import AccessToken
@@ -191,24 +191,9 @@ def claim_equals(name: str, value: Any, *, description: str | None = None) -> Re
 
 def _includes(name: str, values: Iterable[Any], any_of: bool, description: str) -> Requirement:
     wanted = _json_values(values, "claim_includes_any" if any_of else "claim_includes")
-    combine = any if any_of else all
-
-    def contains(members: Sequence[Any], want: Any) -> bool:
-        return any(claim_value_equals(have, want) for have in members)
-
-    if all(type(want) is str for want in wanted):
-        # A string equals only a string, so list membership (==, no hashing: members
-        # may be objects) is the same test, a few times faster; roles take this path.
-        def contains(members: Sequence[Any], want: Any) -> bool:
-            return want in members
 
     def test(token: AccessToken) -> bool:
-        members = claim_members(token.claims.get(name))
-        if members is None:
-            return False
-        if len(wanted) == 1:
-            return contains(members, wanted[0])
-        return combine(contains(members, want) for want in wanted)
+        return claim_includes_values(token.claims.get(name), wanted, any_of=any_of)
 
     return _Right(description, test, name)
 
