@@ -6,6 +6,7 @@ websocket route per case, verified by a real verifier against the session's issu
 
 # No ``from __future__ import annotations``: FastAPI resolves these annotations at runtime.
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -29,7 +30,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
-from genauth_guard import AccessToken, GuardMiddleware, require_roles
+from genauth_guard import AccessToken, GuardMiddleware, require_roles, require_step_up
 from genauth_guard.fastapi import FastAPIGuard
 from genauth_guard.starlette import require_any_scope, require_scopes
 from genauth_guard.testing import LocalIssuer
@@ -215,3 +216,26 @@ def test_openapi_describes_roles_and_claims(shared_issuer: LocalIssuer) -> None:
     # Scopes alone are already in the security requirement: the description is untouched.
     assert schema["paths"]["/orders"]["get"]["description"] == "List orders."
     assert app.openapi() is schema  # still built once and cached by FastAPI
+
+
+def test_fastapi_without_install_still_sends_the_step_up_challenge(
+    shared_issuer: LocalIssuer,
+) -> None:
+    guard = FastAPIGuard(config=config_for(shared_issuer), realm=REALM)
+    app = FastAPI(lifespan=guard.lifespan)  # no guard.install(app)
+
+    @app.get("/pay")
+    async def pay(
+        token: Annotated[AccessToken, Depends(guard.require_scopes(require_step_up(max_age=5)))],
+    ) -> str:
+        return "paid"
+
+    old = shared_issuer.mint(claims={"auth_time": int(time.time()) - 60})
+    with TestClient(app) as client:
+        response = client.get("/pay", headers={"authorization": f"Bearer {old}"})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].endswith(
+        'error="insufficient_user_authentication", '
+        'error_description="a more recent authentication is required", max_age="5"'
+    )
+    assert response.json()["detail"]["error"] == "insufficient_user_authentication"
