@@ -117,6 +117,7 @@ class LocalIssuer:
         self.port = port
         self.resources: dict[str, set[str]] = {}
         self.clients: dict[str, LocalClient] = {}
+        self.access = ApplicationAccess()  # users, roles, access policies (GenAuth's model)
         self.extra_jwks: list[dict[str, Any]] = []
         self._keys: list[SigningKey] = [SigningKey.generate(key_bits)]
         self._state = _State()
@@ -128,7 +129,6 @@ class LocalIssuer:
             self.add_resource(name, actions)
         for client in clients:
             self.add_client(client.client_id, client.client_secret, client.scopes, client.audience)
-        self.access = ApplicationAccess()  # users, roles, access policies (GenAuth's model)
 
     # -- addresses -------------------------------------------------------------------
 
@@ -474,52 +474,14 @@ class LocalIssuer:
         granted = self._grant(client, params.get("scope"))
         if granted is None:
             return _oauth_error("invalid_scope", "none of the requested scopes is granted")
-        audience = self._audience(client, params)
+        audience = params.get("audience") or params.get("resource") or client.audience
         if audience is None:
+            audience = self.audience
+        elif audience not in self.audiences:
             return _oauth_error("invalid_target", "unknown audience or resource")
         token = self.mint(
             scope=granted, sub=client.client_id, audience=audience, claims=self._client_id(client)
         )
-        return self._token_response(token, granted)
-
-    def _audience(self, client: LocalClient, params: dict[str, str]) -> str | None:
-        """The token's audience: asked (``audience``, RFC 8707 ``resource``) or default."""
-        audience = params.get("audience") or params.get("resource") or client.audience
-        if audience is None:
-            return self.audience
-        return audience if audience in self.audiences else None
-
-    def _password_grant(self, client: LocalClient, params: dict[str, str]) -> Response:
-        """A user's token, RFC 6749 section 4.3 (development only: OAuth 2.1 drops it).
-
-        The scopes follow :meth:`mint_for_user`; a user denied by the access policies
-        gets ``access_denied`` and no token.
-        """
-        username, password = params.get("username"), params.get("password")
-        if not username or password is None:
-            return _oauth_error("invalid_request", "username and password are required")
-        user = self.access.users.get(username)
-        if (
-            user is None
-            or user.password is None
-            or not secrets.compare_digest(user.password.encode(), password.encode())
-        ):
-            return _oauth_error("invalid_grant", "unknown user or wrong password")
-        audience = self._audience(client, params)
-        if audience is None:
-            return _oauth_error("invalid_target", "unknown audience or resource")
-        requested = params.get("scope")
-        asked = requested.split() if requested and requested.strip() else None
-        try:
-            granted, claims = self._user_claims(username, asked)
-        except AccessDenied:
-            return _oauth_error("access_denied", "the application's access policies deny this user")
-        claims.update(self._client_id(client))
-        token = self.mint(scope=granted or None, sub=username, audience=audience, claims=claims)
-        return self._token_response(token, granted)
-
-    def _token_response(self, token: str, granted: Iterable[str]) -> JSONResponse:
-        """A successful token response, RFC 6749 section 5.1 (never cached)."""
         body = {
             "access_token": token,
             "token_type": "Bearer",
@@ -573,6 +535,52 @@ class LocalIssuer:
         asked = requested.split()
         granted = tuple(s for s in dict.fromkeys(asked) if s in client.scopes)
         return granted or None
+
+    def _audience(self, client: LocalClient, params: dict[str, str]) -> str | None:
+        """The token's audience: asked (``audience``, RFC 8707 ``resource``) or default."""
+        audience = params.get("audience") or params.get("resource") or client.audience
+        if audience is None:
+            return self.audience
+        return audience if audience in self.audiences else None
+
+    def _password_grant(self, client: LocalClient, params: dict[str, str]) -> Response:
+        """A user's token, RFC 6749 section 4.3 (development only: OAuth 2.1 drops it).
+
+        The scopes follow :meth:`mint_for_user`; a user denied by the access policies
+        gets ``access_denied`` and no token.
+        """
+        username, password = params.get("username"), params.get("password")
+        if not username or password is None:
+            return _oauth_error("invalid_request", "username and password are required")
+        user = self.access.users.get(username)
+        if (
+            user is None
+            or user.password is None
+            or not secrets.compare_digest(user.password.encode(), password.encode())
+        ):
+            return _oauth_error("invalid_grant", "unknown user or wrong password")
+        audience = self._audience(client, params)
+        if audience is None:
+            return _oauth_error("invalid_target", "unknown audience or resource")
+        requested = params.get("scope")
+        asked = requested.split() if requested and requested.strip() else None
+        try:
+            granted, claims = self._user_claims(username, asked)
+        except AccessDenied:
+            return _oauth_error("access_denied", "the application's access policies deny this user")
+        claims.update(self._client_id(client))
+        token = self.mint(scope=granted or None, sub=username, audience=audience, claims=claims)
+        return self._token_response(token, granted)
+
+    def _token_response(self, token: str, granted: Iterable[str]) -> JSONResponse:
+        """A successful token response, RFC 6749 section 5.1 (never cached)."""
+        body = {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": self.token_ttl,
+            "scope": " ".join(granted),
+        }
+        return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
 
     # -- running ---------------------------------------------------------------------
 
