@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 
-MODULES = ["bench.verify", "bench.throughput"]
+MODULES = ["bench.verify", "bench.throughput", "bench.fastapi_throughput"]
 
 
 def main() -> None:

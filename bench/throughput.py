@@ -121,7 +121,13 @@ async def _phase(
     return sum(r[0] for r in results), sum(r[1] for r in results), elapsed
 
 
-async def _load(port: int, token: str, server_pid: int) -> dict[str, float]:
+async def _load(
+    port: int,
+    token: str,
+    server_pid: int,
+    public_path: str = "/public",
+    protected_path: str = "/orders",
+) -> dict[str, float]:
     """Alternate short phases of the routes on the same connections; ratios per round.
 
     Ratios are medians of each round's ratio: a burst of load from elsewhere on the
@@ -140,9 +146,9 @@ async def _load(port: int, token: str, server_pid: int) -> dict[str, float]:
     the figures say more about the load generator than about the guard.
     """
     requests = {
-        "public": _request("/public", None),
-        "public+token": _request("/public", token),
-        "protected": _request("/orders", token),
+        "public": _request(public_path, None),
+        "public+token": _request(public_path, token),
+        "protected": _request(protected_path, token),
     }
     connections = [await asyncio.open_connection(HOST, port) for _ in range(CONNECTIONS)]
     try:
@@ -213,6 +219,23 @@ def _wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 20.
     raise RuntimeError("the benchmark server did not start")
 
 
+def measure(
+    command: list[str], env: dict[str, str], token: str, paths: tuple[str, str], port: int
+) -> dict[str, float]:
+    """Start the server ``command`` on ``port``, load its public and protected paths."""
+    server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+    try:
+        _wait_ready(port, server)
+        return asyncio.run(_load(port, token, server.pid, *paths))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def run() -> dict[str, float]:
     """Measure both routes in one run; print them side by side; return the figures."""
     from genauth_guard.testing import LocalIssuer
@@ -220,19 +243,8 @@ def run() -> dict[str, float]:
     with LocalIssuer(audience=AUDIENCE) as issuer:
         token = issuer.mint(scope="order:read", expires_in=3600)
         port = _free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
         command = [sys.executable, "-m", "bench.throughput", "serve", issuer.issuer, str(port)]
-        server = subprocess.Popen(command, cwd=ROOT, env=env)
-        try:
-            _wait_ready(port, server)
-            rps = asyncio.run(_load(port, token, server.pid))
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        rps = measure(command, {}, token, ("/public", "/orders"), port)
     ratio = rps["ratio"]
     print(
         f"throughput (uvicorn, {CONNECTIONS} keep-alive connections, "

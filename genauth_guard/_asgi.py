@@ -29,10 +29,13 @@ from ._bearer import (
 from ._errors import (
     GuardError,
     InvalidRequest,
+    InvalidToken,
     KeysUnavailable,
     MissingCredentials,
+    Reason,
     render,
 )
+from ._refusal_log import RefusalLog, printable
 from ._token import AccessToken
 
 if TYPE_CHECKING:
@@ -136,25 +139,60 @@ class AnonymousUser:
         return "AnonymousUser()"
 
 
-def log_denial(error: GuardError, scope: Scope) -> None:
-    """Log a refusal at a level matching who must act; never the token or the query."""
+# Refusals that usually mean the API or the issuer is configured wrongly (every token
+# refused the same way): WARNING, so they show under a plain uvicorn with no logging set.
+_MISCONFIGURATION = frozenset(
+    {Reason.ISSUER, Reason.AUDIENCE, Reason.ALGORITHM, Reason.TYPE, Reason.UNKNOWN_KEY}
+)
+_REFUSALS = RefusalLog()
+# The header parameter or claim each mismatch is about (RFC 7519 4.1, RFC 7515 4.1).
+_FIELD = {
+    Reason.ISSUER: "iss",
+    Reason.AUDIENCE: "aud",
+    Reason.ALGORITHM: "alg",
+    Reason.TYPE: "typ",
+    Reason.UNKNOWN_KEY: "kid",
+}
+
+
+def log_denial(error: GuardError, scope: Scope, refusals: RefusalLog | None = None) -> None:
+    """Log a refusal at a level matching who must act; never the token or the query.
+
+    For a mismatch the line shows the token's unverified value beside the expected
+    one, escaped; each distinct (reason, value) is logged once per minute at most.
+    """
     if isinstance(error, KeysUnavailable):
         level = logging.WARNING  # operators must act: the issuer is unreachable
     elif isinstance(error, (MissingCredentials, InvalidRequest)):
         level = logging.DEBUG  # routine client mistakes
+    elif isinstance(error, InvalidToken) and error.reason in _MISCONFIGURATION:
+        level = logging.WARNING
     else:
         level = logging.INFO
-    if logger.isEnabledFor(level):
-        client = scope.get("client")
-        logger.log(
-            level,
-            "refused %s %s from %s: %s %s",
-            scope.get("type"),
-            scope.get("path"),
-            client[0] if client else "?",
-            error.status,
-            error.description,
+    if not logger.isEnabledFor(level):
+        return
+    detail = ""
+    reason = getattr(error, "reason", None) or error.code or type(error).__name__
+    if isinstance(error, InvalidToken) and error.actual is not None:
+        detail = (
+            f"; token {_FIELD.get(error.reason, error.reason)} {printable(error.actual)}, "
+            f"expected {printable(error.expected)}"
         )
+    held = (refusals or _REFUSALS).admit((str(reason), detail))
+    if held is None:
+        return
+    client = scope.get("client")
+    logger.log(
+        level,
+        "refused %s %s from %s: %s %s%s%s",
+        scope.get("type"),
+        printable(scope.get("path")),
+        client[0] if client else "?",
+        error.status,
+        error.description,
+        detail,
+        f" ({held} more like it in the previous interval, not logged)" if held else "",
+    )
 
 
 async def send_error(
@@ -185,11 +223,24 @@ async def send_error(
         await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": reason})
 
 
+def _route_path(path: str, root: str) -> str:
+    """``path`` as the app's routes see it under a ``root_path`` (a reverse proxy's prefix).
+
+    The ASGI spec has ``path`` include ``root_path`` (uvicorn ``--root-path``), and the
+    router matches what follows it; so do public paths. ``path`` starts with ``root``.
+    """
+    rest = path[len(root) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path  # "/orders-svcx" is not under "/orders-svc"
+
+
 class _PublicPaths:
     """Exact paths (``"/health"``) and prefixes written ``"/docs/*"``.
 
     ``"/docs/*"`` matches ``/docs`` and everything under ``/docs/``, never ``/docsx``.
-    Matching is on ``scope["path"]`` as the server decoded it, with no normalisation.
+    Matching is on the path the app's routes see: ``scope["path"]`` as the server
+    decoded it, without the ``root_path`` prefix when it has one, with no normalisation.
     """
 
     def __init__(self, patterns: Iterable[str]) -> None:
@@ -263,6 +314,7 @@ class GuardMiddleware:
         self._header_only = not (allow_query_token or allow_form_token)
         self._max_header = self.sources.max_header_bytes
         self._parsed: dict[bytes, str] = {}
+        self.refusals = RefusalLog()  # what this middleware has logged lately
         self.warm_up = warm_up
         self._anonymous = BearerAuth(None, realm)
         self._anonymous_user = AnonymousUser()
@@ -280,6 +332,9 @@ class GuardMiddleware:
                 await self.app(scope, receive, send)
             return
         path = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = _route_path(path, root)
         if path in self._public_exact or (
             self._public_prefixes and path.startswith(self._public_prefixes)
         ):
@@ -309,7 +364,7 @@ class GuardMiddleware:
             else:
                 scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
         except GuardError as error:
-            log_denial(error, scope)
+            log_denial(error, scope, self.refusals)
             await send_error(scope, receive, send, error, self.realm)
             return
         await self.app(scope, receive, send)

@@ -29,7 +29,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote_plus
 
 import httpx2
@@ -76,6 +76,11 @@ class ClientCredentialsError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r})"
+
+    @property
+    def status(self) -> int | None:
+        """Alias of ``status_code``, the name every genauth-guard error uses."""
+        return self.status_code
 
 
 class TokenRequestError(ClientCredentialsError):
@@ -209,8 +214,32 @@ class _LoopState:
 # -- the auth -----------------------------------------------------------------------------
 
 
-class ClientCredentialsAuth(httpx2.Auth):
+def _auth_base() -> type[httpx2.Auth]:
+    """``httpx2.Auth``, plus ``httpx.Auth`` when httpx is installed.
+
+    Each library's client refuses an ``auth`` that is not an instance of its own
+    ``Auth``; both call only ``sync_auth_flow`` / ``async_auth_flow`` and read
+    ``requires_request_body`` / ``requires_response_body`` (set here or on the base),
+    and their requests and responses offer the same attributes the flow uses.
+    """
+    try:
+        import httpx
+    except ImportError:
+        return httpx2.Auth
+    return type("_Auth", (httpx2.Auth, httpx.Auth), {"__module__": __name__})
+
+
+if TYPE_CHECKING:
+    _AuthBase = httpx2.Auth
+else:
+    _AuthBase = _auth_base()
+
+
+class ClientCredentialsAuth(_AuthBase):
     """Bearer tokens from the client_credentials grant (RFC 6749 section 4.4).
+
+    Works with ``httpx2.Client`` / ``httpx2.AsyncClient`` and, when httpx is
+    installed, with ``httpx.Client`` / ``httpx.AsyncClient`` too.
 
     ::
 
@@ -319,6 +348,16 @@ class ClientCredentialsAuth(httpx2.Auth):
         """A valid access token (cached, or fetched now), from async code."""
         return await self._async_token(stale=None)
 
+    @property
+    def granted_scope(self) -> str | None:
+        """The ``scope`` of the cached token's response (RFC 6749 5.1), when it said one.
+
+        Issuers may grant less than was asked for; RFC 6749 5.1 then requires them to
+        say what they granted.
+        """
+        token = self._token
+        return token.scope if token is not None else None
+
     def invalidate(self, token: str | None = None) -> None:
         """Forget the cached token (only if it is ``token``, when given).
 
@@ -386,7 +425,8 @@ class ClientCredentialsAuth(httpx2.Auth):
         assert isinstance(token, str)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        assert isinstance(response, httpx2.Response)
+        # An httpx2.Response, or an httpx.Response when the auth serves an httpx client.
+        assert not isinstance(response, str)
         if not is_invalid_token_challenge(response):
             return
         logger.info("the API refused the token (invalid_token); fetching a new one")

@@ -7,14 +7,18 @@ and the reason for it, in ``docs/configuration.md``.
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeAlias
 
-__all__ = ["SUPPORTED_ALGORITHMS", "ClaimCheck", "GuardConfig"]
+from ._discovery import check_url
+
+__all__ = ["SUPPORTED_ALGORITHMS", "ClaimCheck", "GuardConfig", "unknown_env_names"]
 
 #: Algorithms the verifier can check with the RSA keys of a JWKS (RFC 7518 3.3, 3.5).
 SUPPORTED_ALGORITHMS: frozenset[str] = frozenset(
@@ -145,9 +149,13 @@ class GuardConfig:
         put("audience", audiences[0] if isinstance(self.audience, str) else audiences)
         put("issuers", issuers)
         put("audiences", audiences)
+        allow_http = bool(self.allow_http)
+        for url in issuers:
+            check_url(url, allow_http=allow_http, what="issuer")
         if self.jwks_uri is not None:
             if not isinstance(self.jwks_uri, str) or not self.jwks_uri:
                 raise ValueError("jwks_uri must be a URL")
+            check_url(self.jwks_uri, allow_http=allow_http, what="jwks_uri")
             if len(issuers) > 1:
                 raise ValueError(
                     "jwks_uri applies to a single issuer; with several issuers each one's "
@@ -199,6 +207,9 @@ class GuardConfig:
         environment (e.g. ``claim_checks``, which has no variable).
         """
         env = os.environ if environ is None else environ
+        for name, closest in unknown_env_names(env):
+            hint = f"; did you mean {closest}?" if closest else ""
+            warnings.warn(f"unknown environment variable {name} ignored{hint}", stacklevel=2)
 
         def get(name: str) -> str | None:
             value = env.get(name)
@@ -228,11 +239,61 @@ class GuardConfig:
             value = parse(name, convert)
             if value is not None:
                 kwargs[option] = value
+        from_env = {name for option, name in _env_names() if option in kwargs}
         kwargs.update(overrides)
+        from_env -= {name for option, name in _env_names() if option in overrides}
         try:
             return cls(**kwargs)
         except ValueError as exc:
-            raise ValueError(f"invalid GENAUTH_* configuration: {exc}") from None
+            raise ValueError(_env_message(str(exc), from_env)) from None
+
+
+def _env_names() -> tuple[tuple[str, str], ...]:
+    """(option, variable) for every option ``from_env`` reads."""
+    return (
+        ("issuer", "GENAUTH_ISSUER"),
+        ("audience", "GENAUTH_AUDIENCE"),
+        *((option, name) for option, name, _ in _ENV_OPTIONS),
+    )
+
+
+def _env_message(message: str, from_env: set[str]) -> str:
+    """A construction error in the terms of the environment the value came from.
+
+    ``"issuer must be ..."`` becomes ``"GENAUTH_ISSUER: issuer must be ..."``, and a
+    hint to set ``allow_http=True`` becomes one to set ``GENAUTH_ALLOW_HTTP=true``.
+    """
+    message = message.replace("allow_http=True", "GENAUTH_ALLOW_HTTP=true")
+    for option, name in _env_names():
+        if name in from_env and (message + " ").startswith(option + " "):
+            return f"{name}: {message}"
+    return f"invalid GENAUTH_* configuration: {message}"
+
+
+#: ``GENAUTH_*`` variables read outside :class:`GuardConfig` (the client helper and the
+#: CLI); together with ``_env_names()`` they are every documented variable.
+OTHER_ENV_NAMES: tuple[str, ...] = ("GENAUTH_CLIENT_ID", "GENAUTH_CLIENT_SECRET", "GENAUTH_SCOPE")
+
+
+def known_env_names() -> frozenset[str]:
+    """Every ``GENAUTH_*`` variable genauth-guard reads."""
+    return frozenset((*(name for _, name in _env_names()), *OTHER_ENV_NAMES))
+
+
+def unknown_env_names(env: Mapping[str, str]) -> list[tuple[str, str | None]]:
+    """``GENAUTH_*`` variables nobody reads, each with the closest known name (or None).
+
+    A typo such as ``GENAUTH_JWKS_URL`` would otherwise be ignored in silence.
+    """
+    known = known_env_names()
+    # Compared without the shared prefix, which would make every name look close.
+    suffixes = {name[8:]: name for name in known}
+    unknown: list[tuple[str, str | None]] = []
+    for name in sorted(env):
+        if name.startswith("GENAUTH_") and name not in known:
+            close = difflib.get_close_matches(name[8:], suffixes, n=1, cutoff=0.6)
+            unknown.append((name, suffixes[close[0]] if close else None))
+    return unknown
 
 
 def _split(value: str) -> tuple[str, ...]:

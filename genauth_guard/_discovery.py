@@ -53,7 +53,8 @@ def check_url(url: str, *, allow_http: bool = False, what: str = "URL") -> str:
         raise DiscoveryError(f"{what} must be an absolute https URL, got {url!r}")
     if parts.scheme == "http" and not allow_http and not is_loopback_host(parts.hostname):
         raise DiscoveryError(
-            f"{what} uses plain http on a non-loopback host; use https or allow_http=True"
+            f"{what} uses plain http on a non-loopback host {parts.hostname!r}; "
+            "use https, or allow_http=True for development"
         )
     return url
 

@@ -58,6 +58,12 @@ class GuardError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.description!r})"
 
+    @property
+    def status_code(self) -> int:
+        """The HTTP status, under the name every genauth-guard error uses (``status``
+        is the same value, kept as an alias)."""
+        return self.status
+
 
 class MissingCredentials(GuardError):
     """No bearer token was sent (RFC 6750 section 3.1: no error code)."""
@@ -82,9 +88,20 @@ class InvalidToken(GuardError):
     status = 401
     code = "invalid_token"
 
-    def __init__(self, reason: Reason, description: str) -> None:
+    def __init__(
+        self,
+        reason: Reason,
+        description: str,
+        *,
+        actual: object = None,
+        expected: object = None,
+    ) -> None:
         super().__init__(description)
         self.reason = reason
+        # For the server log only (never rendered): the token's unverified value and
+        # what the configuration expected, so an operator can see why it was refused.
+        self.actual = actual
+        self.expected = expected
 
 
 class InsufficientScope(GuardError):

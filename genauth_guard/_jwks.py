@@ -358,7 +358,10 @@ class JWKSKeySource:
             if key is not None:
                 return key
         raise InvalidToken(
-            Reason.UNKNOWN_KEY, "no key in the issuer's JWKS matches the token's kid"
+            Reason.UNKNOWN_KEY,
+            "no key in the issuer's JWKS matches the token's kid",
+            actual=kid,
+            expected=[key.kid for key in self.keys],
         )
 
     def fresh_key(self, kid: str | None) -> VerificationKey | None:

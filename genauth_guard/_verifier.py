@@ -197,7 +197,9 @@ class Verifier:
             raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
         source = self._sources.get(iss) if type(iss) is str else None
         if source is None:
-            raise InvalidToken(Reason.ISSUER, "issuer not accepted")
+            raise InvalidToken(
+                Reason.ISSUER, "issuer not accepted", actual=iss, expected=self.config.issuers
+            )
         try:
             # Synchronous when the keys are fresh: no coroutine to create and await.
             key = source.fresh_key(kid) or await source.get_key(kid)
@@ -209,7 +211,12 @@ class Verifier:
         # RFC 8725 3.1 and RFC 7517 4.4: the key's type and its declared alg must agree
         # with the token's alg, so a key is only ever used with one algorithm family.
         if key.kty != "RSA" or (key.alg is not None and key.alg != alg):
-            raise InvalidToken(Reason.ALGORITHM, "algorithm does not match the signing key")
+            raise InvalidToken(
+                Reason.ALGORITHM,
+                "algorithm does not match the signing key",
+                actual=alg,
+                expected=f"{key.kty} key" + (f" for {key.alg}" if key.alg else ""),
+            )
         if not signature:
             raise InvalidToken(Reason.SIGNATURE, "signature missing")
         try:
@@ -236,7 +243,12 @@ class Verifier:
         alg = header.get("alg")
         scheme = self._schemes.get(alg) if type(alg) is str else None
         if scheme is None:
-            raise InvalidToken(Reason.ALGORITHM, "algorithm not allowed")
+            raise InvalidToken(
+                Reason.ALGORITHM,
+                "algorithm not allowed",
+                actual=alg,
+                expected=self.config.algorithms,
+            )
         assert isinstance(alg, str)  # it named an allowed scheme
         kid = header.get("kid")
         if kid is not None:
@@ -249,7 +261,9 @@ class Verifier:
             if self._strict:
                 raise InvalidToken(Reason.TYPE, "token type must be at+jwt")
         elif type(typ) is not str or typ.lower() not in self._types:
-            raise InvalidToken(Reason.TYPE, "token type not accepted")
+            raise InvalidToken(
+                Reason.TYPE, "token type not accepted", actual=typ, expected=sorted(self._types)
+            )
         verdict: _Verdict = (header, alg, scheme, kid, MappingProxyType(header))
         verdicts = self._header_verdicts
         if len(verdicts) >= _HEADER_VERDICTS:
@@ -303,7 +317,9 @@ class Verifier:
         else:
             raise InvalidToken(Reason.AUDIENCE, "claim aud must be a string or list of strings")
         if not accepted:
-            raise InvalidToken(Reason.AUDIENCE, "audience not accepted")
+            raise InvalidToken(
+                Reason.AUDIENCE, "audience not accepted", actual=aud, expected=self.config.audiences
+            )
 
         # StringOrURI / string claims (RFC 7519 4.1.2, 4.1.7; RFC 9068 2.2; OIDC azp).
         for name in _STRING_CLAIMS:

@@ -1,26 +1,73 @@
 """The ``genauth-guard`` command line.
 
 ``issuer`` runs a local development issuer; ``token`` gets an access token with the
-client_credentials grant (RFC 6749 section 4.4); ``verify`` checks one as an API would.
+client_credentials grant (RFC 6749 section 4.4); ``verify`` checks one as an API would;
+``doctor`` says why an API would refuse tokens, or one token.
+
+No input ends in a traceback: every failure is one line on stderr. Exit status 0 for
+success, 1 for a refused token or a failed request, 2 for usage and configuration
+errors, 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._client import AuthMethod
+    from ._config import GuardConfig
 
 __all__ = ["main"]
+
+# A token is a few kilobytes; reading stdin stops well past any real one.
+_MAX_STDIN = 1 << 20
+
+
+class CommandError(Exception):
+    """One line for stderr and the exit status: 2 usage/configuration, 1 failure."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except where there is none to show."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in (
+            action.help or ""
+        ):
+            return action.help
+        return super()._get_help_string(action)
+
+
+_formatter = _Help
+
+
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535 (0: any free port), not {port}")
+    return port
 
 
 def _id_secret_list(value: str, form: str) -> tuple[str, str, list[str]]:
@@ -50,21 +97,40 @@ def _parse_user(value: str) -> tuple[str, str, list[str]]:
     return _id_secret_list(value, "ID:PASSWORD[:ROLE[,ROLE...]]")
 
 
+def _is_loopback(host: str) -> bool:
+    from ._discovery import is_loopback_host
+
+    return is_loopback_host(host)
+
+
 def _cmd_issuer(args: argparse.Namespace) -> int:
     from .testing import LocalIssuer
 
+    if not _is_loopback(args.host):
+        unspecified = _is_unspecified(args.host)
+        if unspecified and not args.public_url:
+            raise CommandError(
+                f"--host {args.host} listens on every interface: give --public-url, the "
+                "URL callers use (e.g. http://my-host:9000), so tokens name that issuer"
+            )
+        print(
+            f"genauth-guard issuer: WARNING: listening on {args.host}: the issuer (which "
+            "hands out tokens to anyone with a client secret) is reachable beyond this "
+            "machine",
+            file=sys.stderr,
+        )
     try:
         issuer = LocalIssuer(
             audience=args.audience,
             host=args.host,
             port=args.port,
-            allow_non_loopback=args.host != "127.0.0.1",  # an explicit --host is a choice
+            allow_non_loopback=not _is_loopback(args.host),  # an explicit --host is a choice
             token_ttl=args.token_ttl,
             rfc9068=args.rfc9068,
+            public_url=args.public_url,
         )
     except ValueError as exc:
-        print(f"genauth-guard issuer: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from None
     for client_id, secret, scopes in args.client:
         issuer.add_client(client_id, secret, scopes)
     try:
@@ -82,7 +148,11 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    with issuer:
+    try:
+        issuer.__enter__()
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    try:
         print("genauth-guard local issuer: FOR DEVELOPMENT ONLY, keys live in memory.")
         print(
             json.dumps(
@@ -101,20 +171,50 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
             flush=True,
         )
         stop.wait()
+    finally:
+        issuer.__exit__(None, None, None)
     return 0
 
 
-def _quiet_logs(verbose: bool) -> None:
-    """Library logs only with ``--verbose``: the one-line outcome already says what failed."""
+def _is_unspecified(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+@contextmanager
+def _library_logs(verbose: bool) -> Iterator[list[logging.LogRecord]]:
+    """Library logs on stderr only with ``--verbose``; warnings are kept for the outcome.
+
+    The one-line outcome says what failed; a kept warning (why keys could not be had)
+    can complete it.
+    """
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    library = logging.getLogger("genauth_guard")
+    handlers: list[logging.Handler] = [Keep(logging.WARNING)]
     if verbose:
-        logging.basicConfig(level=logging.INFO, format="genauth-guard: %(name)s: %(message)s")
-    else:
-        logging.getLogger("genauth_guard").addHandler(logging.NullHandler())
-        logging.getLogger("genauth_guard").propagate = False
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(logging.Formatter("genauth-guard: %(name)s: %(message)s"))
+        handlers.append(stream)
+        library.setLevel(logging.INFO)
+    for handler in handlers:
+        library.addHandler(handler)
+    propagate, library.propagate = library.propagate, False
+    try:
+        yield kept
+    finally:
+        for handler in handlers:
+            library.removeHandler(handler)
+        library.propagate = propagate
 
 
 def _cmd_token(args: argparse.Namespace) -> int:
-    _quiet_logs(args.verbose)
     from ._client import ClientCredentialsAuth, ClientCredentialsError
 
     # Secrets belong in the environment: command lines show up in `ps` and shell history.
@@ -131,15 +231,17 @@ def _cmd_token(args: argparse.Namespace) -> int:
         if not value
     ]
     if missing or not client_id or not secret:
-        print(f"genauth-guard token: missing {', '.join(missing)}", file=sys.stderr)
-        return 2
+        raise CommandError(f"missing {', '.join(missing)}")
+    if args.retries < 0 or args.timeout <= 0:
+        raise CommandError("--retries must be >= 0 and --timeout > 0")
+    requested = " ".join(args.scope) if args.scope else None
     try:
         auth = ClientCredentialsAuth(
             issuer=issuer,
             token_url=args.token_url,
             client_id=client_id,
             client_secret=secret,
-            scope=" ".join(args.scope) if args.scope else None,
+            scope=requested,
             audience=args.audience,
             resource=args.resource or None,
             auth_method=_AUTH_METHODS[args.auth_method],
@@ -148,14 +250,23 @@ def _cmd_token(args: argparse.Namespace) -> int:
             allow_http=args.allow_http,
         )
     except ValueError as exc:
-        print(f"genauth-guard token: {exc}", file=sys.stderr)
-        return 2
-    try:
-        with auth:
-            token = auth.get_token()
-    except ClientCredentialsError as exc:
-        print(f"genauth-guard token: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(_cli_spelling(str(exc))) from None
+    with _library_logs(args.verbose):
+        try:
+            with auth:
+                token = auth.get_token()
+                granted = auth.granted_scope
+        except ClientCredentialsError as exc:
+            raise CommandError(str(exc), status=1) from None
+    if requested is not None and granted is not None:
+        # RFC 6749 5.1: a response scope differing from the request is what was granted.
+        withheld = sorted(set(requested.split()) - set(granted.split()))
+        if withheld:
+            print(
+                f"genauth-guard token: warning: not granted: {' '.join(withheld)} "
+                f"(granted: {granted or 'no scope'})",
+                file=sys.stderr,
+            )
     print(token)
     return 0
 
@@ -172,20 +283,24 @@ def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     token = commands.add_parser(
         "token",
         help="get an access token (client credentials) and print it",
+        formatter_class=_formatter,
         description="Print an access token from the client_credentials grant. "
         "GENAUTH_ISSUER, GENAUTH_CLIENT_ID and GENAUTH_CLIENT_SECRET stand in for the "
-        "options; prefer the environment for the secret.",
+        "options; prefer the environment for the secret. Warns on stderr when the issuer "
+        "grants less scope than asked for.",
     )
     where = token.add_mutually_exclusive_group()
     where.add_argument("--issuer", help="issuer URL; the token endpoint is discovered")
     where.add_argument("--token-url", help="token endpoint URL (no discovery)")
-    token.add_argument("--client-id")
+    token.add_argument("--client-id", help="client id (or GENAUTH_CLIENT_ID)")
     token.add_argument("--client-secret", help="prefer GENAUTH_CLIENT_SECRET")
     token.add_argument(
         "--scope", action="append", default=[], help='e.g. "order:read" (repeatable)'
     )
     token.add_argument("--audience", help="audience parameter (the API's identifier)")
-    token.add_argument("--resource", action="append", default=[], help="RFC 8707 resource")
+    token.add_argument(
+        "--resource", action="append", default=[], help="RFC 8707 resource (repeatable)"
+    )
     token.add_argument(
         "--auth-method",
         choices=sorted(_AUTH_METHODS),
@@ -201,92 +316,214 @@ def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     token.set_defaults(run=_cmd_token)
 
 
+def _cli_spelling(message: str) -> str:
+    """Configuration hints in the terms of this command line."""
+    for spelling in ("GENAUTH_ALLOW_HTTP=true", "allow_http=True"):
+        if spelling in message:
+            return message.replace(spelling, "--allow-http (or GENAUTH_ALLOW_HTTP=true)")
+    return message
+
+
+def _config(args: argparse.Namespace) -> GuardConfig:
+    """The API's configuration: flags first, then the same GENAUTH_* variables."""
+    from ._config import GuardConfig
+
+    overrides: dict[str, Any] = {}
+    for option, flag in (
+        ("issuer", args.issuer),
+        ("audience", args.audience),
+        ("jwks_uri", args.jwks_uri),
+        ("algorithms", tuple(args.algorithm) or None),
+        ("leeway", args.leeway),
+        ("strict_rfc9068", args.rfc9068 or None),
+        ("allow_http", args.allow_http or None),
+    ):
+        if flag is not None:
+            overrides[option] = flag
+    try:
+        return GuardConfig.from_env(**overrides)
+    except ValueError as exc:
+        message = str(exc)
+        for name, flag in (("GENAUTH_ISSUER", "--issuer"), ("GENAUTH_AUDIENCE", "--audience")):
+            if f"variable {name} is required" in message:
+                message = f"{flag} is required (or {name})"
+        raise CommandError(_cli_spelling(message)) from None
+
+
+def _read_token(value: str | None) -> str:
+    """The token from the argument or stdin, without a ``Bearer`` prefix."""
+    from ._doctor import strip_bearer
+
+    if value in (None, "-"):
+        if sys.stdin is None or sys.stdin.isatty():
+            raise CommandError(
+                "no token given: pass it as an argument, or pipe it in (... | genauth-guard "
+                "verify -)"
+            )
+        try:
+            raw = sys.stdin.buffer.read(_MAX_STDIN + 1)
+        except OSError as exc:
+            raise CommandError(f"cannot read stdin: {exc.strerror or exc}") from None
+        if len(raw) > _MAX_STDIN:
+            raise CommandError("stdin holds more than a token (over 1 MiB)")
+        try:
+            value = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise CommandError("stdin is not text") from None
+    assert value is not None
+    token = strip_bearer(value)
+    if not token:
+        raise CommandError("no token given (argument or stdin)")
+    return token
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     import asyncio
 
-    _quiet_logs(args.verbose)
-
-    from ._config import GuardConfig
-    from ._errors import GuardError
+    from ._doctor import unverified_parts
+    from ._errors import GuardError, InvalidToken, KeysUnavailable
+    from ._refusal_log import printable
     from ._verifier import Verifier
 
-    issuer = args.issuer or os.environ.get("GENAUTH_ISSUER")
-    audience = args.audience or os.environ.get("GENAUTH_AUDIENCE")
-    if not issuer or not audience:
-        print(
-            "genauth-guard verify: --issuer and --audience are required "
-            "(or GENAUTH_ISSUER and GENAUTH_AUDIENCE)",
-            file=sys.stderr,
-        )
-        return 2
-    token = (sys.stdin.read() if args.token in (None, "-") else args.token).strip()
-    if not token:
-        print("genauth-guard verify: no token given (argument or stdin)", file=sys.stderr)
-        return 2
-    try:
-        config = GuardConfig(
-            issuer=issuer,
-            audience=audience,
-            jwks_uri=args.jwks_uri,
-            algorithms=args.algorithm or ("RS256",),
-            leeway=args.leeway,
-            strict_rfc9068=args.rfc9068,
-            allow_http=args.allow_http,
-        )
-    except ValueError as exc:
-        print(f"genauth-guard verify: {exc}", file=sys.stderr)
-        return 2
+    config = _config(args)
+    token = _read_token(args.token)
 
     async def verify() -> dict[str, object]:
         async with Verifier(config) as verifier:
             return dict((await verifier.verify(token)).claims)
 
-    try:
-        claims = asyncio.run(verify())
-    except GuardError as exc:
-        # The same code and description an API would send in WWW-Authenticate.
-        print(f"{exc.code or 'unauthorized'}: {exc.description}", file=sys.stderr)
-        return 1
+    with _library_logs(args.verbose) as kept:
+        try:
+            claims = asyncio.run(verify())
+        except GuardError as exc:
+            # The same code and description an API would send in WWW-Authenticate,
+            # plus what only the server log would say.
+            line = f"{exc.code or 'unauthorized'}: {exc.description}"
+            if isinstance(exc, InvalidToken) and exc.actual is not None:
+                line += f" (token has {printable(exc.actual)}, expected {printable(exc.expected)})"
+            if isinstance(exc, KeysUnavailable) and kept:
+                line += f" ({kept[-1].getMessage()})"
+            print(line, file=sys.stderr)
+            if args.show_claims:
+                try:
+                    header, unverified = unverified_parts(token)
+                except InvalidToken:
+                    print("(the token cannot be decoded)", file=sys.stderr)
+                else:
+                    # ensure_ascii: claim text cannot carry terminal control sequences.
+                    shown = {"unverified_header": header, "unverified_claims": unverified}
+                    print(json.dumps(shown, indent=2, sort_keys=True, ensure_ascii=True))
+            return 1
     print(json.dumps(claims, indent=2, sort_keys=True, ensure_ascii=False))
     return 0
+
+
+def _add_api_options(parser: argparse.ArgumentParser) -> None:
+    """The API-side configuration, as GuardConfig.from_env reads it."""
+    parser.add_argument("--issuer", help="accepted issuer (default: GENAUTH_ISSUER)")
+    parser.add_argument("--audience", help="accepted audience (default: GENAUTH_AUDIENCE)")
+    parser.add_argument("--jwks-uri", help="JWKS URL (default: GENAUTH_JWKS_URI, else discovered)")
+    parser.add_argument(
+        "--algorithm",
+        action="append",
+        default=[],
+        help="allowed alg, repeatable (default: GENAUTH_ALGORITHMS, else RS256)",
+    )
+    parser.add_argument(
+        "--leeway",
+        type=float,
+        help="clock skew in seconds (default: GENAUTH_LEEWAY, else 30)",
+    )
+    parser.add_argument("--rfc9068", action="store_true", help="require RFC 9068 tokens")
+    parser.add_argument(
+        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
+    )
 
 
 def _add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verify = commands.add_parser(
         "verify",
         help="verify an access token and print its claims",
+        formatter_class=_formatter,
         description="Verify an access token as the API would; print its claims as JSON "
-        "(exit 0) or the reason it fails, e.g. 'invalid_token: token expired' (exit 1).",
+        "(exit 0) or the reason it fails, e.g. 'invalid_token: token expired' (exit 1). "
+        "Options not given are read from the GENAUTH_* variables, as the API reads them.",
     )
-    verify.add_argument("token", nargs="?", help="the token; '-' or omitted reads stdin")
-    verify.add_argument("--issuer", help="accepted issuer (or GENAUTH_ISSUER)")
-    verify.add_argument("--audience", help="accepted audience (or GENAUTH_AUDIENCE)")
-    verify.add_argument("--jwks-uri", help="JWKS URL; discovered from the issuer when omitted")
     verify.add_argument(
-        "--algorithm", action="append", default=[], help="allowed alg (default RS256)"
+        "token",
+        nargs="?",
+        help="the token, with or without 'Bearer '; '-' or omitted reads a pipe",
     )
-    verify.add_argument("--leeway", type=float, default=30.0, help="clock skew, seconds")
-    verify.add_argument("--rfc9068", action="store_true", help="require RFC 9068 tokens")
+    _add_api_options(verify)
     verify.add_argument(
-        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
+        "--show-claims",
+        action="store_true",
+        help="for a refused token, print its unverified header and claims",
     )
     verify.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     verify.set_defaults(run=_cmd_verify)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="genauth-guard", description="GenAuth / OIDC bearer tokens for Python APIs."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from ._doctor import diagnose
 
-    issuer = commands.add_parser("issuer", help="run a local OIDC issuer (development only)")
+    config = _config(args)
+    token = _read_token(args.token) if args.token is not None else None
+    with _library_logs(args.verbose):
+        report = diagnose(config, token)
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def _add_doctor_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the configuration against the issuer, and why a token is refused",
+        formatter_class=_formatter,
+        description="Check the issuer (discovery, issuer name, JWKS, token endpoint, "
+        "clock) and, with --token, the token's iss, aud, exp, alg, typ and kid against "
+        "the configuration. One line per check: ok, problem or note, with how to fix it. "
+        "Exit 0 when an API configured like this accepts (the token), 1 otherwise. "
+        "Options not given are read from the GENAUTH_* variables, as the API reads them.",
+    )
+    _add_api_options(doctor)
+    doctor.add_argument("--token", help="a token to check ('-' reads a pipe)")
+    doctor.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    doctor.set_defaults(run=_cmd_doctor)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="genauth-guard",
+        description="GenAuth / OIDC bearer tokens for Python APIs.",
+        epilog="Exit status: 0 success, 1 refused token or failed request, "
+        "2 usage or configuration error.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    issuer = commands.add_parser(
+        "issuer",
+        help="run a local OIDC issuer (development only)",
+        formatter_class=_formatter,
+        description="Run a local OIDC issuer laid out like GenAuth ({url}/oidc): "
+        "discovery, JWKS and a client_credentials token endpoint. For development only: "
+        "keys live in memory. Stops on Ctrl-C.",
+    )
     issuer.add_argument(
         "--host",
         default="127.0.0.1",
         help="bind address (loopback only unless another host is named explicitly)",
     )
-    issuer.add_argument("--port", type=int, default=9000)
+    issuer.add_argument("--port", type=_port, default=9000, help="port (0: any free port)")
+    issuer.add_argument(
+        "--public-url",
+        help="the URL callers use, e.g. http://my-host:9000 (needed with --host 0.0.0.0); "
+        "the issuer is {public-url}/oidc",
+    )
     issuer.add_argument("--audience", default="local-api", help="the tokens' aud claim")
     issuer.add_argument(
         "--client",
@@ -317,12 +554,38 @@ def build_parser() -> argparse.ArgumentParser:
     issuer.set_defaults(run=_cmd_issuer)
     _add_token_parser(commands)
     _add_verify_parser(commands)
+    _add_doctor_parser(commands)
     return parser
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    print(f"genauth-guard: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)  # usage errors: argparse prints usage and exits 2
+    name = f"genauth-guard {args.command}"
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning  # one plain line, no source location
+        try:
+            code: int = args.run(args)
+        except CommandError as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return exc.status
+        except KeyboardInterrupt:
+            print(f"{name}: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # the last resort: never a traceback for any input
+            print(f"{name}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
     return code
 
 

@@ -20,9 +20,9 @@ offers an "Authorize" button.
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from fastapi import FastAPI, HTTPException, Security
+from fastapi import FastAPI, HTTPException
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.routing import APIRoute
@@ -34,15 +34,23 @@ from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 
 from ._asgi import BearerAuth, TokenUser, TokenVerifier, log_denial, send_error
-from ._bearer import DEFAULT_REALM, BearerSources, find_token, is_form_candidate, token_from_form
+from ._bearer import (
+    DEFAULT_REALM,
+    BearerSources,
+    find_token,
+    header_token,
+    is_form_candidate,
+    token_from_form,
+)
 from ._errors import GuardError, MissingCredentials, render
+from ._refusal_log import RefusalLog
 from ._requirements import Requirement, RouteRequirements, route_requirements
 from ._token import AccessToken
 
 if TYPE_CHECKING:
     from ._config import GuardConfig
 
-__all__ = ["FastAPIGuard", "GuardHTTPException", "guard_exception_handler"]
+__all__ = ["FastAPIGuard", "GuardHTTPException", "docs_paths", "guard_exception_handler"]
 
 TokenDependency = Callable[..., Awaitable[AccessToken]]
 OptionalTokenDependency = Callable[..., Awaitable[AccessToken | None]]
@@ -76,6 +84,21 @@ async def guard_exception_handler(conn: HTTPConnection, exc: Exception) -> Respo
     return Response(body, status_code=status, headers=dict(headers))
 
 
+def docs_paths(app: FastAPI) -> list[str]:
+    """The paths of ``app``'s interactive docs, to pass as public paths together.
+
+    Swagger UI needs ``/docs``, ``/openapi.json`` and ``/docs/oauth2-redirect``; ReDoc
+    ``/redoc``. Each is the app's own setting, so renamed or disabled ones follow::
+
+        app.add_middleware(GuardMiddleware, config=config,
+                           public_paths=["/health", *docs_paths(app)])
+    """
+    # FastAPI serves the OAuth2 redirect page only along with Swagger UI.
+    redirect = app.swagger_ui_oauth2_redirect_url if app.docs_url else None
+    urls = (app.docs_url, app.openapi_url, redirect, app.redoc_url)
+    return [url for url in urls if url]
+
+
 class FastAPIGuard:
     """Bearer-token dependencies for FastAPI routes, sharing one verifier.
 
@@ -107,6 +130,13 @@ class FastAPIGuard:
         self.owns_verifier = config is not None
         self.realm = realm
         self.sources = BearerSources(query=allow_query_token, form=allow_form_token)
+        self.refusals = RefusalLog()  # what this guard has logged lately
+        # The middleware's fast path: header-only reading with a memo of parsed values,
+        # and the verifier's synchronous cache lookup (no coroutine for a reused token).
+        self._header_only = not (allow_query_token or allow_form_token)
+        self._max_header = self.sources.max_header_bytes
+        self._parsed: dict[bytes, str] = {}
+        self._cached: Callable[[str], AccessToken | None] | None = getattr(verifier, "cached", None)
         self.scheme: SecurityBase
         if token_url is not None:
             # Swagger UI then fetches a token itself from a client id and secret.
@@ -129,14 +159,12 @@ class FastAPIGuard:
     # -- wiring ---------------------------------------------------------------------
 
     def install(self, app: FastAPI) -> None:
-        """Make refusals answer exactly the contract body, not FastAPI's ``{"detail"}``.
-
-        Also makes ``/docs`` say what roles and claims each route requires.
-        """
+        """Make refusals answer exactly the contract body, not FastAPI's ``{"detail"}``,
+        and list each route's required scopes (and roles, claims...) in OpenAPI."""
         # One handler serves requests and websockets; Starlette types them apart.
         handler = cast("ExceptionHandler", guard_exception_handler)
         app.add_exception_handler(GuardHTTPException, handler)
-        describe_requirements(app)
+        self._document_scopes(app)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -172,40 +200,30 @@ class FastAPIGuard:
         Reuses the middleware's result; stores its own in ``scope["auth"]`` and
         ``scope["user"]`` so ``request.auth`` works and later dependencies reuse it.
         """
-        auth = conn.scope.get("auth")
+        scope = conn.scope
+        auth = scope.get("auth")
         token = getattr(auth, "token", None)
         if isinstance(token, AccessToken):
             return token
-        form_token = None
-        if isinstance(conn, Request) and is_form_candidate(conn.scope, self.sources):
-            # Starlette caches the body on the request, so the endpoint still reads it.
-            form_token = token_from_form(await conn.body())
-        raw = find_token(conn.scope, self.sources, form_token)
+        if self._header_only:  # the default: one pass over the headers, memoised parse
+            raw = header_token(scope.get("headers", ()), self._max_header, self._parsed)
+        else:
+            form_token = None
+            if isinstance(conn, Request) and is_form_candidate(scope, self.sources):
+                # Starlette caches the body on the request, so the endpoint still reads it.
+                form_token = token_from_form(await conn.body())
+            raw = find_token(scope, self.sources, form_token)
         if raw is None:
             return None
-        token = await self.verifier.verify(raw)
-        conn.scope["auth"], conn.scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
+        cached = self._cached
+        token = cached(raw) if cached is not None else None
+        if token is None:
+            token = await self.verifier.verify(raw)
+        scope["auth"], scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
         return token
 
     def _dependency(self, items: tuple[str | Requirement, ...], any_of: bool) -> TokenDependency:
-        declared = route_requirements(items, any_scope=any_of)
-
-        async def dependency(
-            conn: HTTPConnection,
-            _: Annotated[Any, Security(self.scheme, scopes=list(declared.scopes))],
-        ) -> AccessToken:
-            try:
-                token = await self.authenticate(conn)
-                if token is None:
-                    raise MissingCredentials()
-                declared.check(token)
-            except GuardError as error:
-                log_denial(error, conn.scope)
-                raise GuardHTTPException(error, self.realm) from None
-            return token
-
-        setattr(dependency, _REQUIREMENTS_ATTR, declared)  # read by the OpenAPI hook
-        return dependency
+        return _Requirement(self, route_requirements(items, any_scope=any_of), optional=False)
 
     def require_scopes(self, *scopes: str | Requirement) -> TokenDependency:
         """A dependency giving the :class:`AccessToken` when it holds all of ``scopes``.
@@ -228,63 +246,101 @@ class FastAPIGuard:
 
         A token that is sent but invalid is still refused (401).
         """
+        return _Requirement(self, _NOTHING_DECLARED, optional=True)
 
-        async def dependency(
-            conn: HTTPConnection, _: Annotated[Any, Security(self.scheme)]
-        ) -> AccessToken | None:
-            try:
-                return await self.authenticate(conn)
-            except GuardError as error:
-                log_denial(error, conn.scope)
-                raise GuardHTTPException(error, self.realm) from None
+    def _document_scopes(self, app: FastAPI) -> None:
+        """Put each route's required scopes in its OpenAPI security requirement.
 
-        return dependency
+        FastAPI takes those scopes only from ``Security(..., scopes=...)``; the guard's
+        requirements are plain ``Depends`` (one level, no sub-dependency on the hot
+        path), so their scopes are added to the generated document here. Roles, claims
+        and step-up have no place in a security requirement (OpenAPI 3.1 section
+        4.8.30): they are appended to the operation's description, where ``/docs``
+        shows them ("Requires the scope `order:write`; role order-admin.").
+        """
+        generate = app.openapi
+        name = self.scheme.scheme_name
+
+        def openapi() -> dict[str, Any]:
+            if app.openapi_schema:
+                return app.openapi_schema
+            schema = generate()
+            for route in app.routes:
+                if not isinstance(route, APIRoute):
+                    continue
+                declared = self._route_requirements(route.dependant)
+                scopes = list(dict.fromkeys(s for d in declared for s in d.scopes))
+                lines = [text for d in declared if (text := d.describe())]
+                operations = schema.get("paths", {}).get(route.path_format, {})
+                for method in route.methods or ():
+                    operation = operations.get(method.lower())
+                    for requirement in (operation or {}).get("security", ()):
+                        if name in requirement:
+                            wanted = [s for s in scopes if s not in requirement[name]]
+                            requirement[name] = [*requirement[name], *wanted]
+                    if operation is not None and lines:
+                        _describe(operation, lines)
+            return schema
+
+        app.openapi = openapi  # type: ignore[method-assign]
+
+    def _route_requirements(self, dependant: Dependant) -> list[RouteRequirements]:
+        """What the guard's dependencies on a route declare, in order."""
+        found: list[RouteRequirements] = []
+        pending = [dependant]
+        while pending:
+            current = pending.pop()
+            call = current.call
+            if isinstance(call, _Requirement) and call.guard is self:
+                found.append(call.declared)
+            pending.extend(reversed(current.dependencies))
+        return found
 
 
-# -- OpenAPI: what a route requires beyond scopes ----------------------------------------
-
-_REQUIREMENTS_ATTR = "genauth_requirements"
-
-
-def _declared(dependant: Dependant) -> list[RouteRequirements]:
-    """The requirements of every guard dependency of a route, nested ones included."""
-    found: list[RouteRequirements] = []
-    declared = getattr(dependant.call, _REQUIREMENTS_ATTR, None)
-    if isinstance(declared, RouteRequirements):
-        found.append(declared)
-    for sub in dependant.dependencies:
-        found.extend(_declared(sub))
-    return found
+def _describe(operation: dict[str, Any], lines: list[str]) -> None:
+    """Append ``lines`` to an OpenAPI operation's description, each once."""
+    current = operation.get("description") or ""
+    new = [line for line in lines if line not in current]
+    if new:
+        operation["description"] = "\n\n".join([*filter(None, [current]), *new])
 
 
-def describe_requirements(app: FastAPI) -> None:
-    """Append what each route requires (roles, claims, step-up) to its OpenAPI description.
+_NOTHING_DECLARED = route_requirements(())
 
-    Security requirements carry scopes only (OpenAPI 3.1 section 4.8.30), so roles and
-    claims go where ``/docs`` shows them to a reader: the operation's description.
-    Wraps ``app.openapi`` once; the schema is still built lazily and cached by FastAPI.
+
+class _Requirement(SecurityBase):
+    """A route's token requirement: the security scheme FastAPI documents, and the
+    dependency whose call is the verification itself.
+
+    One level: FastAPI resolves no sub-dependency for it (a ``Security(HTTPBearer)``
+    sub-dependency alone costs about as much as the rest of the guard on a cached
+    token). It carries the guard's scheme ``model`` and ``scheme_name``, so OpenAPI
+    shows the same scheme; the scopes are added by :meth:`FastAPIGuard.install`.
     """
-    build = app.openapi
-    if getattr(build, _REQUIREMENTS_ATTR, False):
-        return  # installed already
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
-        paths = schema.get("paths", {})
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or route.path_format not in paths:
-                continue
-            lines = [text for d in _declared(route.dependant) if (text := d.describe())]
-            if not lines:
-                continue
-            for method in route.methods or ():
-                operation = paths[route.path_format].get(method.lower())
-                if operation is not None:
-                    current = operation.get("description")
-                    operation["description"] = "\n\n".join([*filter(None, [current]), *lines])
-        return schema
+    def __init__(self, guard: FastAPIGuard, declared: RouteRequirements, *, optional: bool) -> None:
+        self.guard = guard
+        self.model = guard.scheme.model
+        self.scheme_name = guard.scheme.scheme_name
+        self.declared = declared  # scopes, roles, claims, step-up (_requirements)
+        self.scopes = declared.scopes
+        self.any_of = declared.any_scope
+        self.optional = optional
 
-    setattr(openapi, _REQUIREMENTS_ATTR, True)
-    app.openapi = openapi  # type: ignore[method-assign]
+    def __repr__(self) -> str:
+        kind = "optional" if self.optional else "any of" if self.any_of else "all of"
+        return f"<{self.scheme_name} requirement, {kind}: {' '.join(self.scopes)}>"
+
+    async def __call__(self, conn: HTTPConnection) -> Any:
+        guard = self.guard
+        try:
+            token = await guard.authenticate(conn)
+            if token is None:
+                if self.optional:
+                    return None
+                raise MissingCredentials()
+            self.declared.check(token)
+        except GuardError as error:
+            log_denial(error, conn.scope, guard.refusals)
+            raise GuardHTTPException(error, guard.realm) from None
+        return token

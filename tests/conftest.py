@@ -27,3 +27,11 @@ def shared_issuer() -> Iterator[LocalIssuer]:
     with LocalIssuer(audience=AUDIENCE) as running:
         running.add_client("order-reader", "reader-secret", ["order:read"])
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _fresh_refusal_log() -> None:
+    """Refusals logged by the Starlette decorators share one rate limit: reset per test."""
+    from genauth_guard._asgi import _REFUSALS
+
+    _REFUSALS.clear()

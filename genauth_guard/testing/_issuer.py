@@ -26,6 +26,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from genauth_guard._discovery import check_url
+
 from ._access import (
     ROLES_SCOPE,
     AccessDenied,
@@ -92,7 +94,13 @@ class LocalIssuer:
         port: int = 0,
         allow_non_loopback: bool = False,
         key_bits: int = 2048,
+        public_url: str | None = None,
     ) -> None:
+        if public_url is not None:
+            check_url(public_url, allow_http=True, what="public_url")
+        # What callers use to reach it, when that is not the bound address (0.0.0.0,
+        # a container's port mapping): it names the issuer and every endpoint.
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.app = Starlette(
             routes=[
                 Route("/oidc/.well-known/openid-configuration", self._discovery),
@@ -139,8 +147,11 @@ class LocalIssuer:
 
     @property
     def issuer(self) -> str:
-        """The ``iss`` value: ``{url}/oidc``, as GenAuth's ``https://{app-domain}/oidc``."""
-        return f"{self.url}/oidc"
+        """The ``iss`` value: ``{url}/oidc``, as GenAuth's ``https://{app-domain}/oidc``.
+
+        ``{public_url}/oidc`` when a ``public_url`` was given.
+        """
+        return f"{self.public_url or self.url}/oidc"
 
     @property
     def discovery_url(self) -> str:

@@ -23,7 +23,7 @@ def run() -> Run:
         environ.update(env or {})
         return subprocess.run(
             [sys.executable, "-m", "genauth_guard", *args],
-            input=stdin,
+            input="" if stdin is None else stdin,  # never the terminal of the test run
             capture_output=True,
             text=True,
             env=environ,

@@ -93,7 +93,7 @@ def test_keys_unavailable(issuer: LocalIssuer, run: Any) -> None:
 @pytest.mark.parametrize(
     ("args", "stdin", "message"),
     [
-        (["--audience", "order-api", "t"], None, "--issuer and --audience are required"),
+        (["--audience", "order-api", "t"], None, "--issuer is required (or GENAUTH_ISSUER)"),
         (["--issuer", "https://idp.example/oidc", "t"], None, "required"),
         (["--issuer", "https://idp.example/oidc", "--audience", "a"], "  \n", "no token"),
         (["--issuer", "https://i/oidc", "--audience", "a", "--algorithm", "HS256", "t"], None, ""),
