@@ -8,6 +8,7 @@ and the reason for it, in ``docs/configuration.md``.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import os
 import warnings
@@ -17,13 +18,27 @@ from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from ._discovery import check_url
+from ._jwa import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, HMAC_MIN_SECRET_BYTES
 
-__all__ = ["SUPPORTED_ALGORITHMS", "ClaimCheck", "GuardConfig", "unknown_env_names"]
+__all__ = [
+    "DPOP_ALGORITHMS",
+    "DPOP_MODES",
+    "SUPPORTED_ALGORITHMS",
+    "ClaimCheck",
+    "GuardConfig",
+    "unknown_env_names",
+]
 
-#: Algorithms the verifier can check with the RSA keys of a JWKS (RFC 7518 3.3, 3.5).
-SUPPORTED_ALGORITHMS: frozenset[str] = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"}
-)
+#: Algorithms the verifier can check with the keys of a JWKS: RSA (RFC 7518 3.3, 3.5),
+#: EC (3.4) and Ed25519 (RFC 8037); HS* (RFC 7518 3.2) only with ``shared_secret``.
+SUPPORTED_ALGORITHMS: frozenset[str] = ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS
+#: How a guard checks tokens: locally, by introspection (RFC 7662), or both.
+TOKEN_CHECKS = ("jwt", "introspect", "jwt+introspect")
+
+#: Asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none or MAC).
+DPOP_ALGORITHMS: frozenset[str] = ASYMMETRIC_ALGORITHMS
+#: ``dpop`` modes: bearer only, both schemes, DPoP only (RFC 9449 section 7).
+DPOP_MODES = ("off", "allowed", "required")
 
 #: A claim check: a value the claim must equal, a sequence (list or tuple) whose
 #: members must all be included in the claim, or a predicate returning True to accept.
@@ -48,11 +63,6 @@ def _check_algorithm(alg: object) -> str:
         raise ValueError("algorithms must be strings such as 'RS256'")
     if alg.lower() == "none":
         raise ValueError("algorithm 'none' is never accepted (RFC 8725 section 3.1)")
-    if alg.upper().startswith("HS"):
-        raise ValueError(
-            f"algorithm {alg!r} is an HMAC algorithm: access tokens are verified with the "
-            "issuer's public keys only (RFC 8725 sections 2.1 and 3.1)"
-        )
     if alg not in SUPPORTED_ALGORITHMS:
         raise ValueError(
             f"algorithm {alg!r} is not supported; choose from {sorted(SUPPORTED_ALGORITHMS)}"
@@ -108,7 +118,8 @@ class GuardConfig:
     jwks_uri: str | None = None
     """Explicit JWKS URL (one issuer only); otherwise discovered from the issuer."""
     algorithms: Sequence[str] = ("RS256",)
-    """Allow-list of ``alg`` values (RFC 8725 section 3.1); RS* and PS* only."""
+    """Allow-list of ``alg`` values (RFC 8725 section 3.1): RS*, PS*, ES*, EdDSA; HS* only
+    with ``shared_secret``."""
     leeway: float = 30.0
     """Seconds of clock skew tolerated on ``exp``, ``nbf``, ``iat`` (RFC 7519 4.1.4)."""
     max_token_age: float | None = None
@@ -135,6 +146,40 @@ class GuardConfig:
     """Seconds allowed for each discovery or JWKS request."""
     allow_http: bool = False
     """Allow plain http for non-loopback issuer and JWKS URLs (development only)."""
+    shared_secret: str | bytes | None = field(default=None, repr=False)
+    """HMAC secret (GenAuth's app secret) enabling HS256/384/512 for this guard only."""
+    token_check: str = "jwt"
+    """``jwt`` (local), ``introspect`` (RFC 7662) or ``jwt+introspect`` (both)."""
+    introspection_client_id: str | None = None
+    """The API's own client id at the introspection endpoint."""
+    introspection_client_secret: str | None = field(default=None, repr=False)
+    """The API's own client secret at the introspection endpoint."""
+    introspection_cache_ttl: float = 60.0
+    """Seconds an active introspection result is reused at most (never past ``exp``)."""
+    introspection_endpoint: str | None = None
+    """Introspection URL; otherwise ``introspection_endpoint`` from discovery."""
+    introspection_auth_method: str = "client_secret_post"
+    """``client_secret_post`` (GenAuth's default) or ``client_secret_basic``."""
+    introspection_negative_ttl: float = 5.0
+    """Seconds an inactive introspection result is reused."""
+    introspection_stale_if_error: float = 0.0
+    """Seconds past its TTL an active result may serve while the issuer is down (0: off)."""
+    introspect_jwts: bool = False
+    """In ``introspect`` mode, also introspect JWT-shaped tokens (else verified locally)."""
+    dpop: str = "allowed"
+    """DPoP (RFC 9449): ``off`` (bearer only), ``allowed`` (both) or ``required``."""
+    dpop_algorithms: Sequence[str] = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+    """Allow-list of DPoP proof ``alg`` values (asymmetric only, RFC 9449 section 4.2)."""
+    dpop_proof_window: float = 60.0
+    """Seconds a proof's ``iat`` may lie in the past (plus ``leeway`` both ways)."""
+    dpop_nonce: bool = False
+    """Require server nonces in proofs (RFC 9449 section 9)."""
+    dpop_nonce_lifetime: float = 300.0
+    """Seconds between nonce rotations; a nonce is accepted for two such periods."""
+    dpop_replay_cache_size: int = 100_000
+    """Proof ``jti`` values remembered per process (RFC 9449 section 11.1)."""
+    trusted_proxies: Sequence[str] = ()
+    """Addresses or networks whose forwarded headers give the URL for ``htu``."""
 
     issuers: tuple[str, ...] = field(init=False)
     audiences: tuple[str, ...] = field(init=False)
@@ -191,6 +236,104 @@ class GuardConfig:
         _positive(self.http_timeout, "http_timeout")
         put("strict_rfc9068", bool(self.strict_rfc9068))
         put("allow_http", bool(self.allow_http))
+        self._check_hmac()
+        self._check_introspection()
+        self._check_dpop()
+
+    def _check_hmac(self) -> None:
+        """HS* only with a shared secret at least as long as the hash (RFC 7518 3.2)."""
+        secret = self.shared_secret
+        hmac_algs = [a for a in self.algorithms if a in HMAC_ALGORITHMS]
+        if secret is None:
+            if hmac_algs:
+                raise ValueError(
+                    f"algorithm {hmac_algs[0]!r} is an HMAC algorithm: it needs "
+                    "shared_secret (GENAUTH_SHARED_SECRET); public keys are never used as "
+                    "HMAC secrets (RFC 8725 sections 2.1 and 3.1)"
+                )
+            return
+        if isinstance(secret, str):
+            secret = secret.encode("utf-8")
+        if not isinstance(secret, bytes) or not secret:
+            raise ValueError("shared_secret must be a non-empty str or bytes")
+        object.__setattr__(self, "shared_secret", secret)
+        if len(self.issuers) > 1:
+            raise ValueError("shared_secret applies to a single issuer")
+        if not hmac_algs:
+            # The secret is the explicit opt-in: it enables HS256 unless another HS* is named.
+            hmac_algs = ["HS256"]
+            object.__setattr__(self, "algorithms", (*self.algorithms, "HS256"))
+        for alg in hmac_algs:
+            if len(secret) < HMAC_MIN_SECRET_BYTES[alg]:
+                raise ValueError(
+                    f"shared_secret is {len(secret)} bytes; {alg} needs at least "
+                    f"{HMAC_MIN_SECRET_BYTES[alg]} (RFC 7518 section 3.2)"
+                )
+
+    def _check_introspection(self) -> None:
+        if self.token_check not in TOKEN_CHECKS:
+            raise ValueError(f"token_check must be one of {', '.join(TOKEN_CHECKS)}")
+        if self.introspection_auth_method not in ("client_secret_post", "client_secret_basic"):
+            raise ValueError(
+                "introspection_auth_method must be client_secret_post or client_secret_basic"
+            )
+        _positive(self.introspection_cache_ttl, "introspection_cache_ttl")
+        _non_negative(self.introspection_negative_ttl, "introspection_negative_ttl")
+        _non_negative(self.introspection_stale_if_error, "introspection_stale_if_error")
+        put = object.__setattr__
+        put(self, "introspect_jwts", bool(self.introspect_jwts))
+        if self.introspection_endpoint is not None:
+            check_url(
+                self.introspection_endpoint,
+                allow_http=self.allow_http,
+                what="introspection_endpoint",
+            )
+        if self.token_check == "jwt":
+            return
+        if not self.introspection_client_id or not self.introspection_client_secret:
+            raise ValueError(
+                f"token_check={self.token_check!r} needs introspection_client_id and "
+                "introspection_client_secret (the API's own client credentials)"
+            )
+        if len(self.issuers) > 1:
+            # An opaque token names no issuer: whose endpoint to ask must be certain.
+            raise ValueError(f"token_check={self.token_check!r} supports a single issuer")
+
+    def _check_dpop(self) -> None:
+        """DPoP options (RFC 9449): mode, asymmetric proof algorithms, proxies."""
+        put = object.__setattr__
+        if self.dpop not in DPOP_MODES:
+            raise ValueError(f"dpop must be one of {', '.join(DPOP_MODES)}, not {self.dpop!r}")
+        dpop_algs = (
+            (self.dpop_algorithms,)
+            if isinstance(self.dpop_algorithms, str)
+            else tuple(self.dpop_algorithms)
+        )
+        for alg in dpop_algs:
+            if alg not in DPOP_ALGORITHMS:
+                raise ValueError(
+                    f"dpop_algorithms: {alg!r} is not an asymmetric JWS algorithm supported for "
+                    f"DPoP proofs; choose from {sorted(DPOP_ALGORITHMS)}"
+                )
+        if not dpop_algs and self.dpop != "off":
+            raise ValueError("dpop_algorithms must name at least one algorithm, e.g. 'ES256'")
+        put(self, "dpop_algorithms", tuple(dict.fromkeys(dpop_algs)))
+        _positive(self.dpop_proof_window, "dpop_proof_window")
+        put(self, "dpop_nonce", bool(self.dpop_nonce))
+        _positive(self.dpop_nonce_lifetime, "dpop_nonce_lifetime")
+        _int_option(self.dpop_replay_cache_size, "dpop_replay_cache_size", 1)
+        proxies = (
+            (self.trusted_proxies,)
+            if isinstance(self.trusted_proxies, str)
+            else tuple(self.trusted_proxies)
+        )
+        try:
+            networks = tuple(str(ipaddress.ip_network(p, strict=False)) for p in proxies)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "trusted_proxies must be IP addresses or networks such as '10.0.0.0/8'"
+            ) from None
+        put(self, "trusted_proxies", networks)
 
     @property
     def effective_required_claims(self) -> tuple[str, ...]:
@@ -272,7 +415,12 @@ def _env_message(message: str, from_env: set[str]) -> str:
 
 #: ``GENAUTH_*`` variables read outside :class:`GuardConfig` (the client helper and the
 #: CLI); together with ``_env_names()`` they are every documented variable.
-OTHER_ENV_NAMES: tuple[str, ...] = ("GENAUTH_CLIENT_ID", "GENAUTH_CLIENT_SECRET", "GENAUTH_SCOPE")
+OTHER_ENV_NAMES: tuple[str, ...] = (
+    "GENAUTH_CLIENT_ID",
+    "GENAUTH_CLIENT_SECRET",
+    "GENAUTH_SCOPE",
+    "GENAUTH_APP_SECRET",  # the local issuer's HS256 secret (genauth-guard issuer)
+)
 
 
 def known_env_names() -> frozenset[str]:
@@ -336,4 +484,17 @@ _ENV_OPTIONS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("stale_max_age", "GENAUTH_JWKS_STALE_MAX_AGE", float),
     ("http_timeout", "GENAUTH_HTTP_TIMEOUT", float),
     ("allow_http", "GENAUTH_ALLOW_HTTP", _bool),
+    ("shared_secret", "GENAUTH_SHARED_SECRET", str),
+    ("token_check", "GENAUTH_TOKEN_CHECK", str),
+    ("introspection_client_id", "GENAUTH_INTROSPECTION_CLIENT_ID", str),
+    ("introspection_client_secret", "GENAUTH_INTROSPECTION_CLIENT_SECRET", str),
+    ("introspection_cache_ttl", "GENAUTH_INTROSPECTION_CACHE_TTL", float),
+    ("introspection_endpoint", "GENAUTH_INTROSPECTION_ENDPOINT", str),
+    ("dpop", "GENAUTH_DPOP", str.lower),
+    ("dpop_algorithms", "GENAUTH_DPOP_ALGORITHMS", _split_nonempty),
+    ("dpop_proof_window", "GENAUTH_DPOP_PROOF_WINDOW", float),
+    ("dpop_nonce", "GENAUTH_DPOP_NONCE", _bool),
+    ("dpop_nonce_lifetime", "GENAUTH_DPOP_NONCE_LIFETIME", float),
+    ("dpop_replay_cache_size", "GENAUTH_DPOP_REPLAY_CACHE_SIZE", int),
+    ("trusted_proxies", "GENAUTH_TRUSTED_PROXIES", _split),
 )

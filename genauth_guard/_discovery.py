@@ -30,6 +30,8 @@ class ProviderMetadata:
     issuer: str
     jwks_uri: str | None
     token_endpoint: str | None
+    introspection_endpoint: str | None = None  # RFC 8414 section 2 / RFC 7662 section 4
+    revocation_endpoint: str | None = None  # RFC 8414 section 2 / RFC 7009
 
 
 def is_loopback_host(host: str) -> bool:
@@ -82,11 +84,17 @@ def parse_provider_metadata(
     if found != issuer:
         raise DiscoveryError(f"the discovery document names issuer {found!r}, expected {issuer!r}")
     fields: dict[str, str | None] = {}
-    for name in ("jwks_uri", "token_endpoint"):
+    for name in ("jwks_uri", "token_endpoint", "introspection_endpoint", "revocation_endpoint"):
         value = document.get(name)
         if value is not None:
             if not isinstance(value, str):
                 raise DiscoveryError(f"discovery field {name} is not a string")
             check_url(value, allow_http=allow_http, what=name)
         fields[name] = value
-    return ProviderMetadata(issuer, fields["jwks_uri"], fields["token_endpoint"])
+    return ProviderMetadata(
+        issuer,
+        fields["jwks_uri"],
+        fields["token_endpoint"],
+        fields["introspection_endpoint"],
+        fields["revocation_endpoint"],
+    )

@@ -22,6 +22,7 @@ import httpx2
 from ._config import GuardConfig
 from ._discovery import discovery_url
 from ._errors import GuardError, InvalidToken
+from ._jwa import HMAC_ALGORITHMS
 from ._jwks import JWKSError, parse_jwks
 from ._jws import parse_compact
 from ._refusal_log import printable
@@ -233,8 +234,9 @@ def _check_jwks(
             "problem",
             "jwks",
             f"{jwks_uri}: no usable key; {summary}",
-            "the issuer must publish RSA signing keys of 2048 bits or more "
-            "(GenAuth: access_token signing algorithm RS256)",
+            "the issuer must publish signing keys the guard can use: RSA of 2048 bits or "
+            "more, EC P-256/P-384/P-521 or Ed25519 (GenAuth: access_token signing "
+            "algorithm RS256)",
         )
         return None
     report.add("ok", "jwks", f"{jwks_uri}: {summary}")
@@ -267,7 +269,9 @@ def _check_token(
             "alg",
             f"{printable(alg)}: signed with the application secret, not a public key",
             "in the GenAuth console set the application's access_token (and id_token) "
-            "signing algorithm to RS256 (Application > Protocol configuration > OIDC)",
+            "signing algorithm to RS256 (Application > Protocol configuration > OIDC), or "
+            "give the API the app secret with GENAUTH_SHARED_SECRET (then anyone holding "
+            "it can mint tokens: see docs/token-checks.md)",
         )
     else:
         report.add(
@@ -286,7 +290,7 @@ def _check_token(
     else:
         report.add("ok", "typ", f"{printable(typ)}")
     kid = header.get("kid")
-    if kids is not None:
+    if kids is not None and alg not in HMAC_ALGORITHMS:  # HS*: the secret, not the JWKS
         if kid in kids or (kid is None and len(kids) == 1):
             report.add("ok", "kid", f"{printable(kid)} is in the issuer's JWKS")
         else:

@@ -9,24 +9,21 @@ the issuer may be asked.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx2
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey, RSAPublicNumbers
 
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
 from ._errors import InvalidToken, KeysUnavailable, Reason
+from ._http import FetchFailed, bounded_request
+from ._jwk import VerificationKey, parse_public_jwk
 
 __all__ = [
-    "RSA_SIGNATURE_ALGORITHMS",
     "JWKSError",
     "JWKSKeySource",
     "ParsedJWKS",
@@ -37,33 +34,11 @@ __all__ = [
 
 logger = logging.getLogger("genauth_guard")
 
-#: JWK ``alg`` values accepted on an RSA key (RFC 7518 section 3.3, RSASSA-PKCS1-v1_5).
-RSA_SIGNATURE_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
-#: RFC 8725 section 3.5 / NIST SP 800-131A: RSA keys under 2048 bits are refused.
-MIN_RSA_BITS = 2048
-#: Larger moduli only cost CPU per verification; no issuer publishes them.
-MAX_RSA_BITS = 16384
-#: OpenSSL refuses public exponents above 64 bits at verification time; refuse them here.
-MAX_EXPONENT_BITS = 64
-#: Private members of an RSA JWK (RFC 7518 section 6.3.2): publishing them means
-#: anyone can sign, so such a key is never trusted.
-_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth")
-_B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 _SKIP_LOG_MEMORY = 1024
 
 
 class JWKSError(ValueError):
     """A JWK Set document is unusable as a whole (a fetch that failed, not a bad key)."""
-
-
-@dataclass(frozen=True, slots=True)
-class VerificationKey:
-    """One usable public key from the JWKS (RFC 7517 section 4)."""
-
-    kid: str | None
-    key: RSAPublicKey
-    kty: str  # "RSA"
-    alg: str | None  # the JWK's "alg", when it names one (RFC 7517 section 4.4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +60,11 @@ class ParsedJWKS:
 
 
 def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
-    """Parse a JWK Set document (RFC 7517 section 5), keeping only usable RSA keys.
+    """Parse a JWK Set document (RFC 7517 section 5), keeping only usable public keys.
 
     Raises only :class:`JWKSError`, when the document as a whole is unusable (not
     JSON, not an object, no ``keys`` list). A bad key never fails the set: it is
-    skipped with a reason (see :func:`_usable_key` for the rules). Only the first
+    skipped with a reason (see :func:`._jwk.parse_public_jwk` for the rules). Only the first
     ``max_keys`` entries are looked at. When several usable keys share a ``kid``
     the first one wins and the others are skipped: RFC 7517 section 4.5 asks for
     distinct ``kid`` values within a set, and picking by position keeps the choice
@@ -110,7 +85,7 @@ def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
     for index, jwk in enumerate(entries[:max_keys]):
         kid = jwk.get("kid") if isinstance(jwk, dict) else None
         kid = kid if isinstance(kid, str) else None
-        key, reason = _usable_key(jwk)
+        key, reason = parse_public_jwk(jwk)
         if key is not None and key.kid is not None and key.kid in seen:
             key, reason = None, "duplicate kid (the first key with it is used)"
         if key is None:
@@ -122,85 +97,16 @@ def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
     return ParsedJWKS(tuple(keys), tuple(skipped), max(0, len(entries) - max_keys))
 
 
-def _usable_key(jwk: object) -> tuple[VerificationKey | None, str]:
-    """One JWK as a verification key, or None and the reason it is skipped.
-
-    Rules: RSA only (RFC 7518 section 6.3); ``use`` absent or ``sig`` (RFC 7517
-    4.2); ``key_ops`` absent or containing ``verify`` (RFC 7517 4.3); ``alg`` absent
-    or in the RS family (RFC 7517 4.4, RFC 8725 3.1: the key, not the token, bounds
-    the algorithm); ``n``/``e`` as Base64urlUInt (RFC 7518 6.3.1); at least 2048
-    bits (RFC 8725 3.5); no private members.
-    """
-    if not isinstance(jwk, dict):
-        return None, "not a JSON object"
-    kty = jwk.get("kty")
-    if kty != "RSA":
-        return None, "kty is not RSA" if isinstance(kty, str) else "malformed kty"
-    kid = jwk.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not kid):
-        return None, "malformed kid"
-    use = jwk.get("use")
-    if use is not None and use != "sig":
-        return None, "use is not sig" if isinstance(use, str) else "malformed use"
-    ops = jwk.get("key_ops")
-    if ops is not None:
-        if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
-            return None, "malformed key_ops"
-        if "verify" not in ops:
-            return None, "key_ops does not allow verify"
-    alg = jwk.get("alg")
-    if alg is not None:
-        if not isinstance(alg, str):
-            return None, "malformed alg"
-        if alg not in RSA_SIGNATURE_ALGORITHMS:
-            return None, "alg is not RS256, RS384 or RS512"
-    if any(member in jwk for member in _PRIVATE_MEMBERS):
-        return None, "publishes private key material"
-    n = _b64url_uint(jwk.get("n"))
-    e = _b64url_uint(jwk.get("e"))
-    if n is None or e is None:
-        return None, "malformed or missing n/e"
-    if n.bit_length() < MIN_RSA_BITS:
-        return None, f"RSA key under {MIN_RSA_BITS} bits"
-    if n.bit_length() > MAX_RSA_BITS or e.bit_length() > MAX_EXPONENT_BITS:
-        return None, "RSA key too large"
-    try:
-        public = RSAPublicNumbers(e, n).public_key()
-    except ValueError:  # e.g. even modulus or exponent, exponent under 3
-        return None, "invalid RSA public numbers"
-    return VerificationKey(kid, public, "RSA", alg), ""
-
-
-def _b64url_uint(value: object) -> int | None:
-    """Decode a Base64urlUInt (RFC 7518 section 2); None when it is not one.
-
-    Padding and leading zero octets are tolerated: some issuers emit them and they
-    change nothing about the key.
-    """
-    if not isinstance(value, str) or not _B64URL.fullmatch(value):
-        return None
-    bare = value.rstrip("=")
-    if len(bare) % 4 == 1:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    number = int.from_bytes(raw, "big")
-    return number or None
-
-
 @dataclass(frozen=True, slots=True)
 class _KeySet:
     by_kid: Mapping[str, VerificationKey]
     keys: tuple[VerificationKey, ...]
-    fingerprint: frozenset[tuple[str | None, int, int]]
+    fingerprint: frozenset[tuple[str | None, str, str | None]]
 
     @classmethod
     def of(cls, keys: tuple[VerificationKey, ...]) -> _KeySet:
         by_kid = {k.kid: k for k in keys if k.kid is not None}
-        numbers = [(k.kid, k.key.public_numbers()) for k in keys]
-        return cls(by_kid, keys, frozenset((kid, nums.n, nums.e) for kid, nums in numbers))
+        return cls(by_kid, keys, frozenset((k.kid, k.thumbprint, k.alg) for k in keys))
 
     def find(self, kid: str | None) -> VerificationKey | None:
         if kid is None:
@@ -516,34 +422,17 @@ class JWKSKeySource:
         if self._client is None:
             self._client = httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False)
         try:
-            async with asyncio.timeout(self._timeout):  # httpx's timeout is per phase
-                async with self._client.stream(
-                    "GET",
-                    url,
-                    headers={"accept": "application/json", "accept-encoding": "identity"},
-                    timeout=self._timeout,
-                    follow_redirects=False,
-                ) as response:
-                    if response.is_redirect:
-                        raise _FetchFailed(
-                            f"{url} answered HTTP {response.status_code}: "
-                            "redirects are not followed"
-                        )
-                    if response.status_code != 200:
-                        raise _FetchFailed(f"{url} answered HTTP {response.status_code}")
-                    declared = response.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > self._max_bytes:
-                        raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > self._max_bytes:
-                            raise _FetchFailed(f"{url} is larger than {self._max_bytes} bytes")
-                    return bytes(body)
-        except TimeoutError:
-            raise _FetchFailed(f"{url} timed out after {self._timeout} s") from None
-        except (httpx2.HTTPError, httpx2.InvalidURL, OSError) as exc:
-            raise _FetchFailed(f"{url} failed: {type(exc).__name__}") from None
+            _, body = await bounded_request(
+                self._client,
+                "GET",
+                url,
+                timeout=self._timeout,
+                max_bytes=self._max_bytes,
+                headers={"accept": "application/json"},
+            )
+        except FetchFailed as exc:
+            raise _FetchFailed(str(exc)) from None
+        return body
 
     def _store(self, parsed: ParsedJWKS) -> None:
         for skipped in parsed.skipped:

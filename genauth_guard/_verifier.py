@@ -12,23 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any
 
 import httpx2
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
 
 from ._claims import claim_includes_values, claim_value_equals
 from ._config import ClaimCheck, GuardConfig
+from ._dpop import NonceSource, ProofChecker, ReplayCache
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
-from ._jwks import JWKSKeySource
+from ._jwa import HMAC_ALGORITHMS, PublicKey, SignatureCheck, signature_check, verify_hmac
+from ._jwks import JWKSKeySource, VerificationKey
 from ._jws import parse_compact
 from ._scopes import parse_scopes
 from ._token import AccessToken, make_access_token
-from ._token_cache import VerifiedTokenCache
+from ._token_cache import KeyPresence, VerifiedTokenCache
 
 __all__ = ["Verifier"]
 
@@ -50,23 +49,8 @@ _MAX_KID = 256
 _DEFAULT_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 _RFC9068_TYPES = frozenset({"at+jwt", "application/at+jwt"})
 
-_HASHES: Mapping[str, Callable[[], hashes.HashAlgorithm]] = MappingProxyType(
-    {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
-)
-
-
-_Scheme = tuple[padding.AsymmetricPadding, hashes.HashAlgorithm]
-# A checked header, its alg, signature scheme, kid and read-only view (_check_header).
-_Verdict = tuple[dict[str, Any], str, _Scheme, str | None, Mapping[str, Any]]
-
-
-def _signature_scheme(alg: str) -> _Scheme:
-    """Padding and hash for RS* (RFC 7518 section 3.3) and PS* (section 3.5)."""
-    digest = _HASHES[alg[2:]]()
-    if alg.startswith("PS"):
-        # RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash output.
-        return padding.PSS(padding.MGF1(digest), digest.digest_size), digest
-    return padding.PKCS1v15(), digest
+# A checked header, its alg, signature check, kid and read-only view (_check_header).
+_Verdict = tuple[dict[str, Any], str, SignatureCheck, str | None, Mapping[str, Any]]
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> int | float | None:
@@ -102,6 +86,27 @@ def _compile_check(check: ClaimCheck) -> Callable[[Any], bool]:
     return _equals(check)
 
 
+def _key_description(key: VerificationKey) -> str:
+    """e.g. ``EC P-256 key for ES256``: what the key serves, for the refusal log."""
+    kind = f"{key.kty} {key.crv}" if key.crv else key.kty
+    return f"{kind} key for {'/'.join(sorted(key.algorithms))}"
+
+
+def _hmac_only(key: PublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """The scheme entry of HS* algs: never true with a key (the secret path is apart)."""
+    return False
+
+
+class _SecretPresence:
+    """The cache's key test for HS* tokens: the configured secret never leaves."""
+
+    def has_key(self, kid: str | None) -> bool:
+        return True
+
+
+_SECRET_PRESENT = _SecretPresence()
+
+
 class Verifier:
     """Verifies bearer access tokens against one or several issuers.
 
@@ -117,6 +122,8 @@ class Verifier:
         http_client: httpx2.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         key_sources: Mapping[str, JWKSKeySource] | None = None,
+        dpop_replay_cache: ReplayCache | None = None,
+        dpop_nonces: NonceSource | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
@@ -142,7 +149,18 @@ class Verifier:
                 for issuer in config.issuers
             }
             self._owned = tuple(self._sources.values())
-        self._schemes = {alg: _signature_scheme(alg) for alg in config.algorithms}
+        self._schemes: dict[str, SignatureCheck] = {}
+        for alg in config.algorithms:
+            check = signature_check(alg)
+            if check is not None:
+                self._schemes[alg] = check
+        # HS* only with the configured secret (GuardConfig refuses HS* without one): the
+        # secret is its own "key", and no JWKS key is ever consulted for such a token.
+        secret = config.shared_secret
+        self._secret: bytes | None = secret if isinstance(secret, bytes) else None
+        self._hmac_algs = frozenset(a for a in config.algorithms if a in HMAC_ALGORITHMS)
+        for alg in self._hmac_algs:
+            self._schemes[alg] = _hmac_only
         self._audiences = frozenset(config.audiences)
         self._types = _RFC9068_TYPES if config.strict_rfc9068 else _DEFAULT_TYPES
         self._required = config.effective_required_claims
@@ -158,6 +176,15 @@ class Verifier:
         self._header_verdicts: dict[int, _Verdict] = {}
         self._cache = (
             VerifiedTokenCache(config.token_cache_size) if config.token_cache_size > 0 else None
+        )
+        #: DPoP proof rules (RFC 9449), None when ``config.dpop`` is ``off``; the
+        #: adapters read its mode and challenge from here.
+        self.dpop: ProofChecker | None = (
+            ProofChecker.from_config(
+                config, clock=clock, replay_cache=dpop_replay_cache, nonces=dpop_nonces
+            )
+            if config.dpop != "off"
+            else None
         )
 
     def cached(self, token: str) -> AccessToken | None:
@@ -200,6 +227,8 @@ class Verifier:
             raise InvalidToken(
                 Reason.ISSUER, "issuer not accepted", actual=iss, expected=self.config.issuers
             )
+        if alg in self._hmac_algs:
+            return self._verify_hmac(token, alg, claims, signing_input, signature, header_view)
         try:
             # Synchronous when the keys are fresh: no coroutine to create and await.
             key = source.fresh_key(kid) or await source.get_key(kid)
@@ -208,22 +237,44 @@ class Verifier:
         except Exception:
             logger.exception("key source failed unexpectedly")
             raise KeysUnavailable() from None
-        # RFC 8725 3.1 and RFC 7517 4.4: the key's type and its declared alg must agree
-        # with the token's alg, so a key is only ever used with one algorithm family.
-        if key.kty != "RSA" or (key.alg is not None and key.alg != alg):
+        # RFC 8725 3.1 and RFC 7517 4.4: the key's type, curve and declared alg fix
+        # the algs it serves (_jwa.algorithms_for_key); the token's alg must be one.
+        if alg not in key.algorithms:
             raise InvalidToken(
                 Reason.ALGORITHM,
                 "algorithm does not match the signing key",
                 actual=alg,
-                expected=f"{key.kty} key" + (f" for {key.alg}" if key.alg else ""),
+                expected=_key_description(key),
             )
         if not signature:
             raise InvalidToken(Reason.SIGNATURE, "signature missing")
-        try:
-            key.key.verify(signature, signing_input, *scheme)
-        except (InvalidSignature, ValueError, TypeError):
-            raise InvalidToken(Reason.SIGNATURE, "signature invalid") from None
+        if not scheme(key.key, signing_input, signature):
+            raise InvalidToken(Reason.SIGNATURE, "signature invalid")
+        return self._accept(token, claims, header_view, iss, source, kid)
 
+    def _accept(
+        self,
+        token: str,
+        claims: dict[str, Any],
+        header_view: Mapping[str, Any],
+        iss: str,
+        presence: KeyPresence,
+        kid: str | None,
+    ) -> AccessToken:
+        """Claim rules after a good signature; the AccessToken, remembered in the cache."""
+        access, not_before, not_after = self.accept_claims(claims, header_view, iss)
+        if self._cache is not None:
+            self._cache.put(token, access, not_before, not_after, presence, kid)
+        return access
+
+    def accept_claims(
+        self, claims: dict[str, Any], header_view: Mapping[str, Any], iss: str
+    ) -> tuple[AccessToken, float, float]:
+        """The claim rules (RFC 7519 7.2 step 10 on) for claims whose origin is proven.
+
+        Returns the token and the interval ``[not_before, not_after)`` in which the
+        rules accept it. Also applied to introspection responses (RFC 7662 section 2.2).
+        """
         not_before, not_after = self._check_claims(claims, self._clock())
         access = make_access_token(
             MappingProxyType(claims),
@@ -234,8 +285,45 @@ class Verifier:
             iss,
             int(claims["exp"]),
         )
-        if self._cache is not None:
-            self._cache.put(token, access, not_before, not_after, source, kid)
+        return access, not_before, not_after
+
+    def _verify_hmac(
+        self,
+        token: str,
+        alg: str,
+        claims: dict[str, Any],
+        signing_input: bytes,
+        signature: bytes,
+        header_view: Mapping[str, Any],
+    ) -> AccessToken:
+        """HS* with the configured shared secret only (RFC 7518 3.2, RFC 8725 2.1)."""
+        assert self._secret is not None  # GuardConfig enables HS* only with a secret
+        if not signature:
+            raise InvalidToken(Reason.SIGNATURE, "signature missing")
+        if not verify_hmac(alg, self._secret, signing_input, signature):
+            raise InvalidToken(Reason.SIGNATURE, "signature invalid")
+        return self._accept(token, claims, header_view, claims["iss"], _SECRET_PRESENT, None)
+
+    async def verify_dpop(
+        self, token: str, proof: str | Sequence[str] | None, method: str, url: str
+    ) -> AccessToken:
+        """Verify a DPoP request: the proof (RFC 9449 section 4.3), then the token bound
+        to its key (section 7): all the rules of :meth:`verify`, plus ``cnf.jkt``.
+
+        ``proof`` is the ``DPoP`` header (all values sent); ``url`` the request URL the
+        caller used. Errors are answered in the ``DPoP`` challenge.
+        """
+        dpop = self.dpop
+        try:
+            if dpop is None:
+                raise InvalidToken(Reason.TYPE, "DPoP-bound tokens are not accepted here")
+            result = dpop.check(proof, method, url, token)
+            access = self.cached(token) or await self.verify(token)
+            dpop.bind(access, result)
+            dpop.accept(result)
+        except GuardError as error:
+            error.scheme = "DPoP"
+            raise
         return access
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:

@@ -1,8 +1,9 @@
 """The ``genauth-guard`` command line.
 
 ``issuer`` runs a local development issuer; ``token`` gets an access token with the
-client_credentials grant (RFC 6749 section 4.4); ``verify`` checks one as an API would;
-``doctor`` says why an API would refuse tokens, or one token.
+client_credentials grant (RFC 6749 section 4.4); ``verify`` checks one as an API would
+(locally, or by introspection, RFC 7662); ``revoke`` revokes one (RFC 7009); ``doctor``
+says why an API would refuse tokens, or one token.
 
 No input ends in a traceback: every failure is one line on stderr. Exit status 0 for
 success, 1 for a refused token or a failed request, 2 for usage and configuration
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._client import AuthMethod
     from ._config import GuardConfig
+    from ._dpop_key import DPoPKey
 
 __all__ = ["main"]
 
@@ -106,6 +108,10 @@ def _is_loopback(host: str) -> bool:
 def _cmd_issuer(args: argparse.Namespace) -> int:
     from .testing import LocalIssuer
 
+    app_secret = os.environ.get("GENAUTH_APP_SECRET") or None
+    if args.algorithm == "HS256" and app_secret is None:
+        # The API verifies with the same secret, so it must be one the user knows.
+        raise CommandError("--algorithm HS256 needs GENAUTH_APP_SECRET (the app secret)")
     if not _is_loopback(args.host):
         unspecified = _is_unspecified(args.host)
         if unspecified and not args.public_url:
@@ -128,19 +134,25 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
             token_ttl=args.token_ttl,
             rfc9068=args.rfc9068,
             public_url=args.public_url,
+            algorithm=args.algorithm,
+            app_secret=app_secret,
         )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     for client_id, secret, scopes in args.client:
-        issuer.add_client(client_id, secret, scopes)
+        issuer.add_client(client_id, secret, scopes, dpop=client_id in args.dpop_client)
+    for client_id, secret, scopes in args.opaque_client:
+        issuer.add_client(
+            client_id, secret, scopes, opaque=True, dpop=client_id in args.dpop_client
+        )
+    issuer.dpop_nonce = args.dpop_nonce
     try:
         for code, permissions in args.role:
             issuer.add_role(code, permissions=permissions)
         for user_id, password, roles in args.user:
             issuer.add_user(user_id, password, roles=roles)
     except ValueError as exc:
-        print(f"genauth-guard issuer: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -161,6 +173,9 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
                     "discovery": issuer.discovery_url,
                     "jwks_uri": issuer.jwks_uri,
                     "token_endpoint": issuer.token_endpoint,
+                    "introspection_endpoint": issuer.introspection_endpoint,
+                    "revocation_endpoint": issuer.revocation_endpoint,
+                    "algorithm": issuer.algorithm,
                     "audience": issuer.audience,
                     "clients": {c.client_id: list(c.scopes) for c in issuer.clients.values()},
                     "roles": {r.code: sorted(r.permissions) for r in issuer.access.roles.values()},
@@ -214,17 +229,18 @@ def _library_logs(verbose: bool) -> Iterator[list[logging.LogRecord]]:
         library.propagate = propagate
 
 
-def _cmd_token(args: argparse.Namespace) -> int:
-    from ._client import ClientCredentialsAuth, ClientCredentialsError
-
+def _client_options(
+    args: argparse.Namespace, endpoint_flag: str, endpoint: str | None
+) -> tuple[str | None, str, str]:
+    """Issuer, client id and secret of a client-side command: flags, then GENAUTH_*."""
     # Secrets belong in the environment: command lines show up in `ps` and shell history.
-    issuer = args.issuer or (None if args.token_url else os.environ.get("GENAUTH_ISSUER"))
+    issuer = args.issuer or (None if endpoint else os.environ.get("GENAUTH_ISSUER"))
     client_id = args.client_id or os.environ.get("GENAUTH_CLIENT_ID")
     secret = args.client_secret or os.environ.get("GENAUTH_CLIENT_SECRET")
     missing = [
         name
         for name, value in (
-            ("--issuer or --token-url (or GENAUTH_ISSUER)", issuer or args.token_url),
+            (f"--issuer or {endpoint_flag} (or GENAUTH_ISSUER)", issuer or endpoint),
             ("--client-id (or GENAUTH_CLIENT_ID)", client_id),
             ("--client-secret (or GENAUTH_CLIENT_SECRET)", secret),
         )
@@ -232,6 +248,13 @@ def _cmd_token(args: argparse.Namespace) -> int:
     ]
     if missing or not client_id or not secret:
         raise CommandError(f"missing {', '.join(missing)}")
+    return issuer, client_id, secret
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from ._client import ClientCredentialsAuth, ClientCredentialsError
+
+    issuer, client_id, secret = _client_options(args, "--token-url", args.token_url)
     if args.retries < 0 or args.timeout <= 0:
         raise CommandError("--retries must be >= 0 and --timeout > 0")
     requested = " ".join(args.scope) if args.scope else None
@@ -248,8 +271,9 @@ def _cmd_token(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             max_retries=args.retries,
             allow_http=args.allow_http,
+            dpop=_dpop_key(args.dpop_key) if args.dpop_key else args.dpop,
         )
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:  # OSError: an unreadable --dpop-key file
         raise CommandError(_cli_spelling(str(exc))) from None
     with _library_logs(args.verbose):
         try:
@@ -267,8 +291,79 @@ def _cmd_token(args: argparse.Namespace) -> int:
                 f"(granted: {granted or 'no scope'})",
                 file=sys.stderr,
             )
-    print(token)
+    if auth.dpop_key is None:
+        print(token)
+        return 0
+    # RFC 9449: the token is useless without the key; curl users sign their own proofs
+    # with it (or with `genauth-guard dpop-proof --key` reading this very output).
+    print(
+        json.dumps(
+            {
+                "access_token": token,
+                "token_type": "DPoP",
+                "dpop_key": auth.dpop_key.private_jwk(),
+            },
+            indent=2,
+        )
+    )
     return 0
+
+
+def _read_json(source: str) -> dict[str, object]:
+    """A JSON object given inline, as a file path, or ``-`` for stdin."""
+    text = source
+    if source == "-":
+        text = sys.stdin.read()
+    elif not source.lstrip().startswith("{"):
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def _dpop_key(source: str) -> DPoPKey:
+    """A private JWK, or the output of ``token --dpop`` (its ``dpop_key``)."""
+    from ._dpop_key import DPoPKey
+
+    data = _read_json(source)
+    jwk = data.get("dpop_key", data)
+    if not isinstance(jwk, dict):
+        raise ValueError("dpop_key must be a JWK object")
+    return DPoPKey.from_jwk(jwk)
+
+
+def _cmd_dpop_proof(args: argparse.Namespace) -> int:
+    try:
+        key = _dpop_key(args.key)
+        token = args.token
+        if token is None:  # the output of `token --dpop` carries its token
+            saved = _read_json(args.key).get("access_token") if args.key != "-" else None
+            token = saved if isinstance(saved, str) and not args.no_token else None
+        proof = key.proof(args.method.upper(), args.url, access_token=token, nonce=args.nonce)
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    print(proof)
+    return 0
+
+
+def _add_dpop_proof_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    proof = commands.add_parser(
+        "dpop-proof",
+        help="print a DPoP proof (RFC 9449) for one request",
+        description="Sign a DPoP proof JWT for one request with a private JWK, e.g. the "
+        "output of `genauth-guard token --dpop` (whose access_token is then bound with ath).",
+    )
+    proof.add_argument("--key", required=True, help="private JWK: a file, inline JSON or -")
+    proof.add_argument("--method", default="GET", help="the request method (htm)")
+    proof.add_argument("--url", required=True, help="the request URL (htu)")
+    proof.add_argument("--token", help="access token to bind (ath); default: the key file's")
+    proof.add_argument("--no-token", action="store_true", help="no ath (a token request)")
+    proof.add_argument("--nonce", help="the server's last DPoP-Nonce")
+    proof.set_defaults(run=_cmd_dpop_proof)
 
 
 _AUTH_METHODS: dict[str, AuthMethod] = {
@@ -312,6 +407,12 @@ def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     token.add_argument(
         "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
     )
+    token.add_argument(
+        "--dpop",
+        action="store_true",
+        help="a DPoP-bound token (RFC 9449): prints JSON with the token and the private key",
+    )
+    token.add_argument("--dpop-key", help="use this private JWK (file, JSON or -); implies --dpop")
     token.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     token.set_defaults(run=_cmd_token)
 
@@ -337,6 +438,12 @@ def _config(args: argparse.Namespace) -> GuardConfig:
         ("leeway", args.leeway),
         ("strict_rfc9068", args.rfc9068 or None),
         ("allow_http", args.allow_http or None),
+        # verify's introspection flags (secrets only from the GENAUTH_* variables)
+        ("token_check", getattr(args, "token_check", None)),
+        ("introspection_client_id", getattr(args, "introspection_client_id", None)),
+        ("introspection_endpoint", getattr(args, "introspection_endpoint", None)),
+        ("introspection_auth_method", getattr(args, "introspection_auth_method", None)),
+        ("introspect_jwts", getattr(args, "introspect_jwts", False) or None),
     ):
         if flag is not None:
             overrides[option] = flag
@@ -382,14 +489,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     from ._doctor import unverified_parts
     from ._errors import GuardError, InvalidToken, KeysUnavailable
+    from ._introspection import make_verifier
     from ._refusal_log import printable
-    from ._verifier import Verifier
 
     config = _config(args)
     token = _read_token(args.token)
 
     async def verify() -> dict[str, object]:
-        async with Verifier(config) as verifier:
+        async with make_verifier(config) as verifier:
             return dict((await verifier.verify(token)).claims)
 
     with _library_logs(args.verbose) as kept:
@@ -460,8 +567,83 @@ def _add_verify_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         action="store_true",
         help="for a refused token, print its unverified header and claims",
     )
+    verify.add_argument(
+        "--token-check",
+        choices=("jwt", "introspect", "jwt+introspect"),
+        help="local check, RFC 7662 introspection, or both (default: GENAUTH_TOKEN_CHECK, "
+        "else jwt); the API's secret comes from GENAUTH_INTROSPECTION_CLIENT_SECRET, an "
+        "HS256 secret from GENAUTH_SHARED_SECRET",
+    )
+    verify.add_argument(
+        "--introspection-client-id",
+        help="the API's client id (default: GENAUTH_INTROSPECTION_CLIENT_ID)",
+    )
+    verify.add_argument(
+        "--introspection-endpoint",
+        help="introspection URL (default: GENAUTH_INTROSPECTION_ENDPOINT, else discovered)",
+    )
+    verify.add_argument(
+        "--introspection-auth-method",
+        choices=("client_secret_post", "client_secret_basic"),
+        help="how the API authenticates there (default: client_secret_post)",
+    )
+    verify.add_argument(
+        "--introspect-jwts", action="store_true", help="introspect JWT-shaped tokens too"
+    )
     verify.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     verify.set_defaults(run=_cmd_verify)
+
+
+def _cmd_revoke(args: argparse.Namespace) -> int:
+    from ._revocation import RevocationError, revoke_token
+
+    issuer, client_id, secret = _client_options(args, "--revocation-url", args.revocation_url)
+    token = _read_token(args.token)
+    with _library_logs(args.verbose):
+        try:
+            revoke_token(
+                token,
+                client_id=client_id,
+                client_secret=secret,
+                issuer=issuer,
+                endpoint=args.revocation_url,
+                auth_method=_AUTH_METHODS[args.auth_method],
+                timeout=args.timeout,
+                allow_http=args.allow_http,
+            )
+        except RevocationError as exc:
+            raise CommandError(str(exc), status=1) from None
+    print("revoked (or already invalid)")
+    return 0
+
+
+def _add_revoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    revoke = commands.add_parser(
+        "revoke",
+        help="revoke an access token (RFC 7009)",
+        formatter_class=_formatter,
+        description="Revoke a token at the issuer's revocation endpoint, as the client it "
+        "was issued to. GENAUTH_ISSUER, GENAUTH_CLIENT_ID and GENAUTH_CLIENT_SECRET stand "
+        "in for the options; prefer the environment for the secret.",
+    )
+    revoke.add_argument("token", nargs="?", help="the token; '-' or omitted reads a pipe")
+    where = revoke.add_mutually_exclusive_group()
+    where.add_argument("--issuer", help="issuer URL; the revocation endpoint is discovered")
+    where.add_argument("--revocation-url", help="revocation endpoint URL (no discovery)")
+    revoke.add_argument("--client-id", help="client id (or GENAUTH_CLIENT_ID)")
+    revoke.add_argument("--client-secret", help="prefer GENAUTH_CLIENT_SECRET")
+    revoke.add_argument(
+        "--auth-method",
+        choices=sorted(_AUTH_METHODS),
+        default="post",
+        help="client authentication: post (GenAuth's default) or basic",
+    )
+    revoke.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    revoke.add_argument(
+        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
+    )
+    revoke.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
+    revoke.set_defaults(run=_cmd_revoke)
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -551,10 +733,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     issuer.add_argument("--token-ttl", type=int, default=3600, help="token lifetime, seconds")
     issuer.add_argument("--rfc9068", action="store_true", help="issue RFC 9068 at+jwt tokens")
+    issuer.add_argument(
+        "--algorithm",
+        default="RS256",
+        choices=("RS256", "PS256", "ES256", "ES384", "ES512", "EdDSA", "HS256"),
+        help="signing alg; HS256 signs with the app secret in GENAUTH_APP_SECRET",
+    )
+    issuer.add_argument(
+        "--opaque-client",
+        type=_parse_client,
+        action="append",
+        default=[],
+        metavar="ID:SECRET:SCOPE[,SCOPE...]",
+        help="a client that gets opaque tokens (repeatable)",
+    )
     issuer.set_defaults(run=_cmd_issuer)
+    issuer.add_argument(
+        "--dpop-nonce", action="store_true", help="require DPoP nonces at the token endpoint"
+    )
+    issuer.add_argument(
+        "--dpop-client",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a client that must use DPoP (repeatable)",
+    )
     _add_token_parser(commands)
     _add_verify_parser(commands)
+    _add_revoke_parser(commands)
     _add_doctor_parser(commands)
+    _add_dpop_proof_parser(commands)
     return parser
 
 

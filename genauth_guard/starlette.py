@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec
 
 from starlette.requests import HTTPConnection, Request
@@ -50,13 +50,23 @@ def _check(conn: HTTPConnection, declared: RouteRequirements) -> None:
     declared.check(token)  # nothing declared: any verified token will do
 
 
+def _challenge(conn: HTTPConnection) -> tuple[Sequence[str], bool]:
+    """The schemes the middleware offers (``(dpop_algs, bearer)`` for ``render``)."""
+    challenge = getattr(conn.scope.get("auth"), "challenge", None)
+    return challenge if isinstance(challenge, tuple) else ((), True)
+
+
 def _realm(conn: HTTPConnection, realm: str | None) -> str:
     return realm or getattr(conn.scope.get("auth"), "realm", None) or DEFAULT_REALM
 
 
-def _error_response(error: GuardError, realm: str) -> Response:
-    status, headers, body = render(error, realm)
-    return Response(body, status_code=status, headers=dict(headers))
+def _error_response(error: GuardError, realm: str, conn: HTTPConnection) -> Response:
+    algs, bearer = _challenge(conn)
+    status, headers, body = render(error, realm, dpop_algs=algs, bearer=bearer)
+    response = Response(body, status_code=status)
+    # Raw headers: two WWW-Authenticate challenges must stay two headers.
+    response.raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    return response
 
 
 def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
@@ -102,10 +112,15 @@ def _decorator(
                     log_denial(error, conn.scope)
                     if isinstance(conn, WebSocket):
                         await send_error(
-                            conn.scope, conn.receive, conn.send, error, _realm(conn, realm)
+                            conn.scope,
+                            conn.receive,
+                            conn.send,
+                            error,
+                            _realm(conn, realm),
+                            _challenge(conn),
                         )
                         return None
-                    return _error_response(error, _realm(conn, realm))
+                    return _error_response(error, _realm(conn, realm), conn)
                 return await func(*args, **kwargs)
 
             return async_endpoint
@@ -118,7 +133,7 @@ def _decorator(
                 _check(conn, declared)
             except GuardError as error:
                 log_denial(error, conn.scope)
-                return _error_response(error, _realm(conn, realm))
+                return _error_response(error, _realm(conn, realm), conn)
             return func(*args, **kwargs)
 
         return sync_endpoint

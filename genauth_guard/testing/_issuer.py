@@ -2,8 +2,10 @@
 
 Laid out like GenAuth so that configuration carries over one to one: the issuer is
 ``{url}/oidc``, with discovery at ``/oidc/.well-known/openid-configuration`` (OpenID
-Connect Discovery 1.0 section 4), the JWKS at ``/oidc/.well-known/jwks.json`` and the
-token endpoint at ``/oidc/token`` (RFC 6749 section 4.4, client credentials).
+Connect Discovery 1.0 section 4), the JWKS at ``/oidc/.well-known/jwks.json``, the
+token endpoint at ``/oidc/token`` (RFC 6749 section 4.4, client credentials), and
+introspection (RFC 7662) and revocation (RFC 7009) at ``/oidc/token/introspection`` and
+``/oidc/token/revocation``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from genauth_guard._discovery import check_url
+from genauth_guard._dpop import NonceSource, ProofChecker
+from genauth_guard._errors import GuardError, UseDPoPNonce
 
 from ._access import (
     ROLES_SCOPE,
@@ -43,8 +47,8 @@ from ._serve import ServerThread
 __all__ = ["FaultMode", "LocalClient", "LocalIssuer"]
 
 FaultMode = Literal["error", "hang", "garbage"]
-Endpoint = Literal["discovery", "jwks", "token"]
-_ENDPOINTS: tuple[Endpoint, ...] = ("discovery", "jwks", "token")
+Endpoint = Literal["discovery", "jwks", "token", "introspection", "revocation"]
+_ENDPOINTS: tuple[Endpoint, ...] = ("discovery", "jwks", "token", "introspection", "revocation")
 _HANG_SECONDS = 30.0
 
 
@@ -56,6 +60,8 @@ class LocalClient:
     client_secret: str
     scopes: tuple[str, ...] = ()
     audience: str | None = None
+    opaque: bool = False  # its access tokens are opaque strings (introspection only)
+    dpop: bool = False  # must prove a DPoP key at the token endpoint (RFC 9449 section 5)
 
     def __repr__(self) -> str:  # the secret never shows in reprs or logs
         return f"LocalClient(client_id={self.client_id!r}, scopes={self.scopes!r})"
@@ -95,6 +101,9 @@ class LocalIssuer:
         allow_non_loopback: bool = False,
         key_bits: int = 2048,
         public_url: str | None = None,
+        algorithm: str = "RS256",
+        app_secret: str | None = None,
+        dpop_nonce: bool = False,
     ) -> None:
         if public_url is not None:
             check_url(public_url, allow_http=True, what="public_url")
@@ -106,6 +115,8 @@ class LocalIssuer:
                 Route("/oidc/.well-known/openid-configuration", self._discovery),
                 Route("/oidc/.well-known/jwks.json", self._jwks),
                 Route("/oidc/token", self._token, methods=["POST"]),
+                Route("/oidc/token/introspection", self._introspect, methods=["POST"]),
+                Route("/oidc/token/revocation", self._revoke, methods=["POST"]),
             ]
         )
         # Refuses a non-loopback host now, not at start.
@@ -127,16 +138,34 @@ class LocalIssuer:
         self.clients: dict[str, LocalClient] = {}
         self.access = ApplicationAccess()  # users, roles, access policies (GenAuth's model)
         self.extra_jwks: list[dict[str, Any]] = []
-        self._keys: list[SigningKey] = [SigningKey.generate(key_bits)]
+        # HS256 signs with the app secret (GenAuth's "HS256" app setting); every other
+        # alg with a published key pair of its kind.
+        self.algorithm = algorithm
+        self.app_secret = app_secret or secrets.token_urlsafe(48)
+        self._key_bits = key_bits
+        self._keys: list[SigningKey] = [SigningKey.generate(key_bits, alg=self._key_alg)]
+        self._opaque: dict[str, dict[str, Any]] = {}  # opaque token -> its claims
+        self._revoked: set[str] = set()  # revoked opaque tokens and JWT jti values
         self._state = _State()
         self._heals = 0
         self.hang_seconds = _HANG_SECONDS
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # ends hanging requests before the server waits
+        # DPoP at the token endpoint (RFC 9449 section 5): the same proof rules as an API.
+        self._dpop = ProofChecker(leeway=5.0)
+        self._nonces = NonceSource(lifetime=300.0)
+        self.dpop_nonce = dpop_nonce
         for name, actions in (resources or {}).items():
             self.add_resource(name, actions)
         for client in clients:
-            self.add_client(client.client_id, client.client_secret, client.scopes, client.audience)
+            self.add_client(
+                client.client_id,
+                client.client_secret,
+                client.scopes,
+                client.audience,
+                client.opaque,
+                client.dpop,
+            )
 
     # -- addresses -------------------------------------------------------------------
 
@@ -165,6 +194,18 @@ class LocalIssuer:
     def token_endpoint(self) -> str:
         return f"{self.issuer}/token"
 
+    @property
+    def introspection_endpoint(self) -> str:
+        return f"{self.issuer}/token/introspection"
+
+    @property
+    def revocation_endpoint(self) -> str:
+        return f"{self.issuer}/token/revocation"
+
+    @property
+    def _key_alg(self) -> str:
+        return "RS256" if self.algorithm.startswith("HS") else self.algorithm
+
     # -- console model: resources, clients ------------------------------------------
 
     def add_resource(self, name: str, actions: Iterable[str]) -> None:
@@ -177,15 +218,21 @@ class LocalIssuer:
         client_secret: str | None = None,
         scopes: Iterable[str] = (),
         audience: str | None = None,
+        opaque: bool = False,
+        dpop: bool = False,
     ) -> LocalClient:
-        """Create a client granted ``scopes``; unknown resources/actions are created."""
+        """Create a client granted ``scopes``; unknown resources/actions are created.
+
+        ``opaque=True``: the token endpoint gives this client opaque access tokens,
+        which only introspection can check.
+        """
         scopes = tuple(scopes)
         for scope in scopes:
             resource, _, action = scope.partition(":")
             if action:
                 self.add_resource(resource, [action])
         client = LocalClient(
-            client_id, client_secret or secrets.token_urlsafe(24), scopes, audience
+            client_id, client_secret or secrets.token_urlsafe(24), scopes, audience, opaque, dpop
         )
         self.clients[client_id] = client
         if audience:
@@ -302,7 +349,7 @@ class LocalIssuer:
 
         With ``grace_seconds=None`` the old keys stay until :meth:`drop_key`.
         """
-        new = SigningKey.generate(bits)
+        new = SigningKey.generate(bits, alg=self._key_alg)
         with self._lock:
             if grace_seconds is not None:
                 until = time.time() + grace_seconds
@@ -361,22 +408,93 @@ class LocalIssuer:
         header: Mapping[str, Any] | None = None,
         omit: Iterable[str] = (),
         key: SigningKey | None = None,
-        algorithm: str = "RS256",
+        algorithm: str | None = None,
     ) -> str:
         """Sign a token without HTTP; any claim or header can be overridden or omitted.
 
         ``claims`` and ``header`` are merged over the defaults; ``omit`` removes claims
         (e.g. ``omit=["exp"]``); ``key`` signs with another key, published or not
-        (``SigningKey.generate()`` gives an unpublished one).
+        (``SigningKey.generate()`` gives an unpublished one). ``algorithm`` defaults to
+        the key's (or, for an HS256 issuer without ``key``, HS256 with the app secret).
         """
         body = self.claims_for(sub=sub, scope=scope, audience=audience, expires_in=expires_in)
         body.update(claims or {})
         for name in omit:
             body.pop(name, None)
+        head: dict[str, Any] = {"typ": "at+jwt" if self.rfc9068 else "JWT"}
+        alg = algorithm or (key.alg if key is not None else self.algorithm)
+        if alg.startswith("HS") and key is None:
+            head.update(header or {})
+            return jwt.encode(body, self.app_secret, algorithm=alg, headers=head)
         signer = key or self.signing_key
-        head: dict[str, Any] = {"typ": "at+jwt" if self.rfc9068 else "JWT", "kid": signer.kid}
+        head["kid"] = signer.kid
         head.update(header or {})
-        return jwt.encode(body, signer.private_key, algorithm=algorithm, headers=head)
+        return jwt.encode(body, signer.private_key, algorithm=alg, headers=head)
+
+    def mint_opaque(
+        self,
+        *,
+        scope: str | Iterable[str] | None = None,
+        sub: str = "local-client",
+        audience: str | list[str] | None = None,
+        expires_in: int | None = None,
+        claims: Mapping[str, Any] | None = None,
+    ) -> str:
+        """An opaque access token (random, no structure) that introspection describes."""
+        body = self.claims_for(sub=sub, scope=scope, audience=audience, expires_in=expires_in)
+        body.setdefault("client_id", sub)
+        body.update(claims or {})
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._opaque[token] = body
+        return token
+
+    def revoke(self, token: str) -> None:
+        """Revoke an opaque token or a JWT (by its ``jti``) without HTTP (RFC 7009)."""
+        with self._lock:
+            self._revoked.add(self._revocation_handle(token))
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """The RFC 7662 section 2.2 answer for ``token``: claims and ``active``."""
+        now = time.time()
+        with self._lock:
+            if self._revocation_handle(token) in self._revoked:
+                return {"active": False}
+            claims = self._opaque.get(token)
+        if claims is None:
+            claims = self._decode_own(token)
+        if claims is None or not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
+            return {"active": False}
+        return {"active": True, "token_type": "Bearer", **claims}
+
+    def _revocation_handle(self, token: str) -> str:
+        if token in self._opaque:
+            return token
+        claims = self._decode_own(token)
+        jti = claims.get("jti") if claims is not None else None
+        return f"jti:{jti}" if isinstance(jti, str) else token
+
+    def _decode_own(self, token: str) -> dict[str, Any] | None:
+        """The claims of a JWT this issuer signed (expiry checked by the caller)."""
+        try:
+            header = jwt.get_unverified_header(token)
+            alg = header.get("alg")
+            if isinstance(alg, str) and alg.startswith("HS"):
+                key: Any = self.app_secret
+            else:
+                found = [k for k in self.keys if k.kid == header.get("kid")]
+                if not found:
+                    return None
+                key, alg = found[0].public_key, found[0].alg
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[str(alg)],
+                options={"verify_aud": False, "verify_exp": False},
+            )
+            return claims
+        except jwt.PyJWTError:
+            return None
 
     # -- resilience faults and counters ---------------------------------------------
 
@@ -399,9 +517,14 @@ class LocalIssuer:
 
     @property
     def counts(self) -> dict[str, int]:
-        """Requests received per endpoint: ``discovery``, ``jwks``, ``token``."""
+        """Requests received per endpoint: ``discovery``, ``jwks``, ``token``, and
+        ``introspection`` / ``revocation`` once they have been called."""
         with self._lock:
-            return dict(self._state.counts)
+            return {
+                name: count
+                for name, count in self._state.counts.items()
+                if count or name in ("discovery", "jwks", "token")
+            }
 
     def reset_counts(self) -> None:
         with self._lock:
@@ -443,6 +566,16 @@ class LocalIssuer:
             "issuer": self.issuer,
             "jwks_uri": self.jwks_uri,
             "token_endpoint": self.token_endpoint,
+            "introspection_endpoint": self.introspection_endpoint,
+            "revocation_endpoint": self.revocation_endpoint,
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "client_secret_basic",
+            ],
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "client_secret_basic",
+            ],
             "grant_types_supported": ["client_credentials", "password"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_post",
@@ -450,7 +583,8 @@ class LocalIssuer:
             ],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256"],
+            "id_token_signing_alg_values_supported": [self.algorithm],
+            "dpop_signing_alg_values_supported": list(self._dpop.algorithms),
             "scopes_supported": sorted(
                 f"{r}:{a}" for r, actions in self.resources.items() for a in actions
             ),
@@ -485,21 +619,92 @@ class LocalIssuer:
         granted = self._grant(client, params.get("scope"))
         if granted is None:
             return _oauth_error("invalid_scope", "none of the requested scopes is granted")
-        audience = params.get("audience") or params.get("resource") or client.audience
+        audience = self._audience(client, params)
         if audience is None:
-            audience = self.audience
-        elif audience not in self.audiences:
             return _oauth_error("invalid_target", "unknown audience or resource")
-        token = self.mint(
-            scope=granted, sub=client.client_id, audience=audience, claims=self._client_id(client)
-        )
-        body = {
-            "access_token": token,
-            "token_type": "Bearer",
-            "expires_in": self.token_ttl,
-            "scope": " ".join(granted),
-        }
-        return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
+        proofs = request.headers.getlist("dpop")
+        bound: dict[str, Any] = {}
+        if proofs:
+            jkt, refused = self._check_dpop(proofs)
+            if refused is not None:
+                return refused
+            bound = {"cnf": {"jkt": jkt}}  # RFC 9449 section 6.1
+        elif client.dpop:
+            return _oauth_error("invalid_request", "this client must send a DPoP proof")
+        if client.opaque:
+            token = self.mint_opaque(
+                scope=granted, sub=client.client_id, audience=audience, claims=bound
+            )
+        else:
+            token = self.mint(
+                scope=granted,
+                sub=client.client_id,
+                audience=audience,
+                claims={**self._client_id(client), **bound},
+            )
+        return self._token_response(token, granted, "DPoP" if bound else "Bearer")
+
+    @property
+    def dpop_nonce(self) -> bool:
+        """Whether token requests must carry a server nonce (RFC 9449 section 8)."""
+        return self._dpop.nonces is not None
+
+    @dpop_nonce.setter
+    def dpop_nonce(self, required: bool) -> None:
+        self._dpop.nonces = self._nonces if required else None
+
+    def _check_dpop(self, proofs: list[str]) -> tuple[str, Response | None]:
+        """The proof of a token request (RFC 9449 sections 4.3, 5): its key thumbprint,
+        or the 400 answer (``invalid_dpop_proof``, or ``use_dpop_nonce`` with a nonce)."""
+        try:
+            result = self._dpop.check(proofs, "POST", self.token_endpoint)
+            self._dpop.accept(result)
+        except UseDPoPNonce as error:
+            response = _oauth_error(error.code or "use_dpop_nonce", error.description)
+            response.headers["dpop-nonce"] = error.nonce
+            return "", response
+        except GuardError as error:
+            return "", _oauth_error(error.code or "invalid_dpop_proof", error.description)
+        return result.thumbprint, None
+
+    async def _client_request(
+        self, endpoint: Endpoint, request: Request
+    ) -> tuple[LocalClient | None, str, Response | None]:
+        """Fault, form and client authentication shared by introspection and revocation."""
+        faulty = await self._faulty(endpoint)
+        if faulty is not None:
+            return None, "", faulty
+        params, problem = _parse_form(request.headers.get("content-type", ""), await request.body())
+        if problem is not None:
+            return None, "", _oauth_error("invalid_request", problem)
+        client, failure = self._authenticate(request.headers.get("authorization"), params)
+        if failure is not None:
+            return None, "", failure
+        token = params.get("token")
+        if not token:
+            return None, "", _oauth_error("invalid_request", "token is required")
+        return client, token, None
+
+    async def _introspect(self, request: Request) -> Response:
+        """RFC 7662 section 2: any authenticated client may ask (the API's credentials)."""
+        _, token, failure = await self._client_request("introspection", request)
+        if failure is not None:
+            return failure
+        return JSONResponse(self.introspect(token), headers={"cache-control": "no-store"})
+
+    async def _revoke(self, request: Request) -> Response:
+        """RFC 7009 section 2: only the client the token was issued to may revoke it."""
+        client, token, failure = await self._client_request("revocation", request)
+        if failure is not None:
+            return failure
+        assert client is not None
+        answer = self.introspect(token)
+        if answer.get("active") and answer.get("client_id", answer.get("sub")) != client.client_id:
+            return _oauth_error("unauthorized_client", "the token was issued to another client")
+        if answer.get("active"):
+            self.revoke(token)
+        # RFC 7009 2.2: 200 also for invalid or unknown tokens.
+        return Response(status_code=200, headers={"cache-control": "no-store"})
 
     def _client_id(self, client: LocalClient) -> dict[str, Any]:
         return {"client_id": client.client_id} if self.rfc9068 else {}
@@ -583,11 +788,13 @@ class LocalIssuer:
         token = self.mint(scope=granted or None, sub=username, audience=audience, claims=claims)
         return self._token_response(token, granted)
 
-    def _token_response(self, token: str, granted: Iterable[str]) -> JSONResponse:
+    def _token_response(
+        self, token: str, granted: Iterable[str], token_type: str = "Bearer"
+    ) -> JSONResponse:
         """A successful token response, RFC 6749 section 5.1 (never cached)."""
         body = {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": token_type,
             "expires_in": self.token_ttl,
             "scope": " ".join(granted),
         }

@@ -77,7 +77,7 @@ def test_skipped_keys_are_explained(issuer: LocalIssuer, run: Any) -> None:
     text = line(result.stdout, "jwks")
     assert result.returncode == 0
     assert "1 usable key" in text
-    assert "'ec-1' skipped: kty is not RSA" in text
+    assert "'ec-1' skipped: x/y are not 32 octets for P-256" in text
     assert "'enc-1' skipped: use is not sig" in text
 
 

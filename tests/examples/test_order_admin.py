@@ -81,6 +81,6 @@ async def test_everyone_else_is_403_and_nothing_is_deleted(
 def test_docs_say_the_admin_route_needs_the_role(issuer: LocalIssuer) -> None:
     app = create_app({"GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": "order-api"})
     operation = app.openapi()["paths"]["/api/orders/{order_id}"]["delete"]
-    assert operation["security"] == [{"bearer": ["order:write"]}]
+    assert {"bearer": ["order:write"]} in operation["security"]
     assert "role order-admin" in operation["description"]
     assert operation["description"].startswith("Delete an order")
