@@ -26,7 +26,7 @@ from typing import Any
 
 from ._claims import claim_includes_values, claim_value_equals
 from ._errors import GuardError, InsufficientPrivileges, InsufficientUserAuthentication
-from ._scopes import require
+from ._scopes import in_token_scheme, require
 from ._token import AccessToken
 
 __all__ = [
@@ -321,7 +321,7 @@ class RouteRequirements:
         for rule in self.rules:
             error = rule.refusal(token)
             if error is not None:
-                raise error
+                raise in_token_scheme(error, token)
 
     def describe(self) -> str | None:
         """One sentence for ``/docs`` when the route needs more than scopes, else None."""
