@@ -37,7 +37,7 @@ from rest_framework.permissions import BasePermission
 
 from ._asgi import TokenUser
 from ._errors import GuardError, MissingCredentials
-from ._scopes import check_scopes
+from ._requirements import Requirement, check_route, route_requirements
 from ._token import AccessToken
 from ._wsgi import RequestGuard, guard_from_settings
 
@@ -182,34 +182,35 @@ class GenAuthAuthentication(BaseAuthentication):  # type: ignore[misc]
         return ", ".join(get_guard().challenges(MissingCredentials())) or None
 
 
-def _permission(scopes: tuple[str, ...], any_of: bool) -> type[BasePermission]:
-    if any_of and not scopes:
-        raise ValueError("require_any_scope needs at least one scope")
+def _permission(items: tuple[str | Requirement, ...], any_of: bool) -> type[BasePermission]:
+    declared = route_requirements(items, any_scope=any_of)
 
     class ScopePermission(BasePermission):  # type: ignore[misc]
         def has_permission(self, request: Any, view: Any) -> bool:
             auth = request.auth
             try:
-                check_scopes(auth if isinstance(auth, AccessToken) else None, scopes, any_of)
+                check_route(auth if isinstance(auth, AccessToken) else None, declared)
             except GuardError as error:
                 raise GuardAPIException(error, get_guard(), request) from None
             return True
 
-    joiner = "any of" if any_of else "all of"
     ScopePermission.__name__ = ScopePermission.__qualname__ = "RequireScopes"
-    ScopePermission.__doc__ = f"Requires {joiner}: {' '.join(scopes) or '(a verified token)'}"
+    ScopePermission.__doc__ = declared.describe() or "Requires: " + (
+        " ".join(declared.scopes) or "a verified token"
+    )
     return ScopePermission
 
 
-def require_scopes(*scopes: str) -> type[BasePermission]:
+def require_scopes(*scopes: str | Requirement) -> type[BasePermission]:
     """A DRF permission class: a token holding every one of ``scopes`` (else 401/403).
 
-    ``permission_classes = [require_scopes("order:read")]``; with no scopes, any
-    verified token.
+    ``permission_classes = [require_scopes("order:write", require_roles("order-admin"))]``:
+    requirements mix in as in the other adapters; with nothing named, any verified token.
     """
     return _permission(scopes, False)
 
 
-def require_any_scope(*scopes: str) -> type[BasePermission]:
-    """A DRF permission class: a token holding at least one of ``scopes``."""
+def require_any_scope(*scopes: str | Requirement) -> type[BasePermission]:
+    """A DRF permission class: a token holding at least one of ``scopes`` (requirements,
+    if any, are all needed)."""
     return _permission(scopes, True)

@@ -31,7 +31,7 @@ from ._asgi import Mode
 from ._config import GuardConfig
 from ._errors import GuardError
 from ._introspection import IntrospectingVerifier
-from ._scopes import check_scopes
+from ._requirements import Requirement, check_route, route_requirements
 from ._token import AccessToken
 from ._verifier import Verifier
 from ._wsgi import RequestGuard, guard_from_settings
@@ -117,11 +117,11 @@ def access_token() -> AccessToken | None:
 
 
 def _decorator(
-    scopes: tuple[str, ...], any_of: bool
+    items: tuple[str | Requirement, ...], any_of: bool
 ) -> Callable[[Callable[_P, _R]], Callable[_P, _R | Response]]:
-    if any_of and not scopes:
-        raise ValueError("require_any_scope needs at least one scope")
-    required = frozenset(scopes)
+    declared = route_requirements(items, any_scope=any_of)
+    required = frozenset(declared.scopes)
+    scopes_only = not declared.rules
 
     def decorate(view: Callable[_P, _R]) -> Callable[_P, _R | Response]:
         # Decided once: a sync view is called as is, an async one through Flask.
@@ -135,13 +135,16 @@ def _decorator(
         @functools.wraps(view)
         def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R | Response:
             token = g.get("access_token")
-            if type(token) is AccessToken and (
-                not token.scopes.isdisjoint(required) if any_of else required <= token.scopes
+            # The common case inline; requirements run in check_route on every request.
+            if (
+                scopes_only
+                and type(token) is AccessToken
+                and (not token.scopes.isdisjoint(required) if any_of else required <= token.scopes)
             ):
                 return call(*args, **kwargs)
             guard = _guard()
             try:
-                check_scopes(access_token(), scopes, any_of)
+                check_route(access_token(), declared)
             except GuardError as error:
                 return _refusal(guard, error)
             return call(*args, **kwargs)
@@ -151,15 +154,21 @@ def _decorator(
     return decorate
 
 
-def require_scopes(*scopes: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R | Response]]:
+def require_scopes(
+    *scopes: str | Requirement,
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R | Response]]:
     """Run the view only for a token holding every one of ``scopes`` (else 401/403).
 
-    With no scopes, any verified token is enough (useful in ``identify`` mode). Put it
-    below ``@app.route`` so that Flask registers the guarded view.
+    Requirements mix in as in the other adapters (``require_roles("order-admin")``,
+    ``claim_equals(...)``, ``require_step_up(...)``). With nothing named, any verified
+    token is enough (useful in ``identify`` mode). Put it below ``@app.route``.
     """
     return _decorator(scopes, False)
 
 
-def require_any_scope(*scopes: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R | Response]]:
-    """Run the view only for a token holding at least one of ``scopes``."""
+def require_any_scope(
+    *scopes: str | Requirement,
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R | Response]]:
+    """Run the view only for a token holding at least one of ``scopes`` (requirements,
+    if any, are all needed)."""
     return _decorator(scopes, True)

@@ -17,6 +17,7 @@ from typing import Any
 
 from flask import Flask, g, request
 
+from genauth_guard import require_roles
 from genauth_guard.flask import GenAuthGuard, require_scopes
 
 from .orders import OrderStore, new_order
@@ -63,5 +64,13 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         if order is None:
             return {"error": "invalid_order", "error_description": "item and quantity"}, 422
         return store.add(order, g.access_token.subject), 201
+
+    @app.delete("/api/orders/<int:order_id>")
+    @require_scopes("order:write", require_roles("order-admin"))
+    def delete_order(order_id: int) -> tuple[dict[str, Any] | str, int]:
+        """Delete an order: for members of the order-admin role."""
+        if not store.remove(order_id):
+            return {"error": "not_found", "error_description": "no such order"}, 404
+        return "", 204
 
     return app

@@ -42,3 +42,10 @@ class OrderStore:
     def all(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._orders)
+
+    def remove(self, order_id: int) -> bool:
+        with self._lock:
+            kept = [o for o in self._orders if o["id"] != order_id]
+            removed = len(kept) != len(self._orders)
+            self._orders = kept
+            return removed

@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/protected", views.Protected.as_view()),
     path("api/private-scoped", views.PrivateScoped.as_view()),
     path("api/orders", views.Orders.as_view()),
+    path("api/orders/<int:order_id>", views.OrderDetail.as_view()),
 ]

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from examples.order_api.orders import OrderStore
+from genauth_guard import require_roles
 from genauth_guard.django import require_scopes
 
 STORE = OrderStore()
@@ -61,3 +62,13 @@ class Orders(APIView):
         order = NewOrder(data=request.data)
         order.is_valid(raise_exception=True)  # 400 with the fields at fault
         return Response(STORE.add(dict(order.validated_data), request.auth.subject), status=201)
+
+
+class OrderDetail(APIView):
+    permission_classes = [require_scopes("order:write", require_roles("order-admin"))]
+
+    def delete(self, request: Request, order_id: int) -> Response:
+        """Delete an order: for members of the order-admin role."""
+        if not STORE.remove(order_id):
+            return Response({"error": "not_found", "error_description": "no such order"}, 404)
+        return Response(status=204)
