@@ -62,7 +62,8 @@ async def _measure(verifier: Verifier, token: str, key: DPoPKey) -> dict[str, fl
     assert isinstance(public, ec.EllipticCurvePublicKey)
     scheme = ec.ECDSA(hashes.SHA256())
     best: dict[str, float] = {}
-    await verifier.verify(token)  # cached from here on
+    # Cached from here on, on the bound path (a cnf-bound token is refused as bearer).
+    await verifier._verify(token, bound=True)
     for _ in range(ROUNDS):
         proofs = [key.proof("GET", URL, access_token=token) for _ in range(PROOFS)]
         raw = []
