@@ -78,6 +78,18 @@ def introspection_request(
     return headers, form
 
 
+def api_credentials(config: GuardConfig) -> tuple[str, str, AuthMethod]:
+    """The API's client id, secret and authentication method for introspection."""
+    if not config.introspection_client_id or not config.introspection_client_secret:
+        raise ValueError("introspection needs introspection_client_id and ..._client_secret")
+    method: AuthMethod = (
+        "client_secret_basic"
+        if config.introspection_auth_method == "client_secret_basic"
+        else "client_secret_post"
+    )
+    return config.introspection_client_id, config.introspection_client_secret, method
+
+
 def parse_introspection_response(content: bytes) -> dict[str, Any] | None:
     """The claims of an active token, or None when the issuer says it is not active.
 
@@ -333,17 +345,11 @@ class IntrospectingVerifier:
             self._owned.append(verifier)
         self.verifier = verifier
         if introspector is None:
-            assert config.introspection_client_id
-            assert config.introspection_client_secret
-            method: AuthMethod = (
-                "client_secret_basic"
-                if config.introspection_auth_method == "client_secret_basic"
-                else "client_secret_post"
-            )
+            client_id, client_secret, method = api_credentials(config)
             introspector = Introspector(
                 issuer=self.issuer,
-                client_id=config.introspection_client_id,
-                client_secret=config.introspection_client_secret,
+                client_id=client_id,
+                client_secret=client_secret,
                 endpoint=config.introspection_endpoint,
                 auth_method=method,
                 http_client=http_client,
