@@ -10,7 +10,13 @@ from __future__ import annotations
 import importlib
 import json
 
-MODULES = ["bench.verify", "bench.throughput", "bench.fastapi_throughput", "bench.token_kinds"]
+MODULES = [
+    "bench.verify",
+    "bench.throughput",
+    "bench.fastapi_throughput",
+    "bench.token_kinds",
+    "bench.dpop",
+]
 
 
 def main() -> None:

@@ -25,15 +25,19 @@ from ._client import (
     TokenResponseError,
 )
 from ._config import GuardConfig
+from ._dpop import InMemoryReplayCache, NonceSource, ReplayCache
+from ._dpop_key import DPoPKey
 from ._errors import (
     GuardError,
     InsufficientScope,
     IntrospectionUnavailable,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
     MissingCredentials,
     Reason,
+    UseDPoPNonce,
 )
 from ._introspection import IntrospectingVerifier, Introspector, make_verifier
 from ._jwks import JWKSKeySource
@@ -46,22 +50,28 @@ __all__ = [
     "AccessToken",
     "ClientCredentialsAuth",
     "ClientCredentialsError",
+    "DPoPKey",
     "GuardConfig",
     "GuardError",
     "GuardMiddleware",
+    "InMemoryReplayCache",
     "InsufficientScope",
     "IntrospectingVerifier",
     "IntrospectionUnavailable",
     "Introspector",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "JWKSKeySource",
     "KeysUnavailable",
     "MissingCredentials",
+    "NonceSource",
     "Reason",
+    "ReplayCache",
     "TokenEndpointUnavailable",
     "TokenRequestError",
     "TokenResponseError",
+    "UseDPoPNonce",
     "Verifier",
     "__version__",
     "make_verifier",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ._bearer import (
@@ -26,6 +26,7 @@ from ._bearer import (
     is_form_candidate,
     token_from_form,
 )
+from ._dpop import ProofChecker, dpop_credentials, request_url
 from ._errors import (
     GuardError,
     InvalidRequest,
@@ -48,6 +49,7 @@ __all__ = [
     "Mode",
     "TokenUser",
     "TokenVerifier",
+    "authenticate_dpop",
     "log_denial",
     "send_error",
 ]
@@ -78,11 +80,18 @@ class TokenVerifier(Protocol):
 class BearerAuth:
     """``scope["auth"]``: the granted scopes (Starlette's ``AuthCredentials`` shape)."""
 
-    __slots__ = ("_scopes", "realm", "token")
+    __slots__ = ("_scopes", "challenge", "realm", "token")
 
-    def __init__(self, token: AccessToken | None = None, realm: str = DEFAULT_REALM) -> None:
+    def __init__(
+        self,
+        token: AccessToken | None = None,
+        realm: str = DEFAULT_REALM,
+        challenge: tuple[Sequence[str], bool] = ((), True),
+    ) -> None:
         self.token = token
         self.realm = realm  # lets route-level checks answer with the middleware's realm
+        # (dpop_algs, bearer) for render(): route-level refusals offer the same schemes.
+        self.challenge = challenge
         # Built on first read: most handlers and the decorators use token.scopes (a
         # frozenset), so a list per request would mostly be thrown away unread.
         self._scopes: list[str] | None = None
@@ -195,15 +204,74 @@ def log_denial(error: GuardError, scope: Scope, refusals: RefusalLog | None = No
     )
 
 
+def dpop_of(verifier: object) -> ProofChecker | None:
+    """The verifier's DPoP rules (RFC 9449), None when it has none or DPoP is off."""
+    dpop = getattr(verifier, "dpop", None)
+    return dpop if isinstance(dpop, ProofChecker) else None
+
+
+def challenge_of(dpop: ProofChecker | None) -> tuple[Sequence[str], bool]:
+    """``(dpop_algs, bearer)`` for :func:`render`: the schemes a refusal offers."""
+    return dpop.challenge if dpop is not None else ((), True)
+
+
+def bearer_hit(
+    dpop: ProofChecker | None, cached: Callable[[str], AccessToken | None] | None, raw: str
+) -> AccessToken | None:
+    """A bearer token from the verifier's cache (no coroutine), or None: verify it then.
+
+    Where DPoP is required, a bearer token is refused here (RFC 9449 section 7.2).
+    """
+    if dpop is not None and not dpop.bearer_allowed:
+        raise refuse_bearer()
+    return cached(raw) if cached is not None else None
+
+
+def refuse_bearer() -> InvalidToken:
+    """The error for a bearer token where DPoP is required (RFC 9449 section 7.2)."""
+    error = InvalidToken(Reason.TYPE, "bearer tokens are not accepted here; use DPoP")
+    error.scheme = "DPoP"
+    return error
+
+
+async def authenticate_dpop(
+    verifier: TokenVerifier, dpop: ProofChecker | None, scope: Scope
+) -> AccessToken | None:
+    """The verified token of a request using the DPoP scheme, None for other schemes.
+
+    The one entry every adapter calls: reads ``Authorization: DPoP`` and the ``DPoP``
+    headers, the method and the URL the caller used (trusted proxies only), then
+    :meth:`Verifier.verify_dpop`.
+    """
+    if dpop is None:
+        return None
+    credentials = dpop_credentials(scope.get("headers", ()))
+    if credentials is None:
+        return None
+    verify_dpop = getattr(verifier, "verify_dpop", None)
+    if verify_dpop is None:  # a custom verifier that knows no DPoP
+        return None
+    method = scope.get("method", "GET")  # a websocket handshake is a GET
+    url = request_url(scope, dpop.trusted)
+    token: AccessToken = await verify_dpop(credentials.token, credentials.proofs, method, url)
+    return token
+
+
 async def send_error(
-    scope: Scope, receive: Receive, send: Send, error: GuardError, realm: str | None
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    error: GuardError,
+    realm: str | None,
+    challenge: tuple[Sequence[str], bool] = ((), True),
 ) -> None:
     """Answer ``error`` in raw ASGI: an HTTP response, or a refused websocket handshake.
 
     A websocket is refused before accept: with the denial response extension the client
-    sees the real 401/403/503; otherwise it gets a close with code 1008.
+    sees the real 401/403/503; otherwise it gets a close with code 1008. ``challenge``
+    is ``(dpop_algs, bearer)`` of :func:`render`.
     """
-    status, headers, body = render(error, realm)
+    status, headers, body = render(error, realm, dpop_algs=challenge[0], bearer=challenge[1])
     raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": status, "headers": raw_headers})
@@ -317,7 +385,9 @@ class GuardMiddleware:
         self._parsed: dict[bytes, str] = {}
         self.refusals = RefusalLog()  # what this middleware has logged lately
         self.warm_up = warm_up
-        self._anonymous = BearerAuth(None, realm)
+        self._dpop = dpop_of(verifier)
+        self._challenge = challenge_of(self._dpop)
+        self._anonymous = BearerAuth(None, realm, self._challenge)
         self._anonymous_user = AnonymousUser()
         self._warm_task: asyncio.Task[None] | None = None
         # Optional synchronous cache lookup (Verifier.cached): a reused token then costs
@@ -354,19 +424,21 @@ class GuardMiddleware:
                     receive = _replay(body, receive)
                     form_token = token_from_form(body)
                 raw = find_token(scope, self.sources, form_token)
+            token: AccessToken | None
             if raw is not None:
-                cached = self._cached
-                token = cached(raw) if cached is not None else None
-                if token is None:
-                    token = await self.verifier.verify(raw)
-                scope["auth"], scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
+                token = bearer_hit(self._dpop, self._cached, raw) or await self.verifier.verify(raw)
+            else:
+                token = await authenticate_dpop(self.verifier, self._dpop, scope)
+            if token is not None:
+                scope["auth"] = BearerAuth(token, self.realm, self._challenge)
+                scope["user"] = TokenUser(token)
             elif self.protect:
                 raise MissingCredentials()
             else:
                 scope["auth"], scope["user"] = self._anonymous, self._anonymous_user
         except GuardError as error:
             log_denial(error, scope, self.refusals)
-            await send_error(scope, receive, send, error, self.realm)
+            await send_error(scope, receive, send, error, self.realm, self._challenge)
             return
         await self.app(scope, receive, send)
 

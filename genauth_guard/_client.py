@@ -35,6 +35,7 @@ from urllib.parse import quote_plus
 import httpx2
 
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
+from ._dpop_key import DPoPKey
 
 __all__ = [
     "AuthMethod",
@@ -54,7 +55,10 @@ _AUTH_METHODS: tuple[str, ...] = ("client_secret_post", "client_secret_basic")
 _MAX_RESPONSE_BYTES = 256 * 1024
 # RFC 6750 section 2.1 b64token: what may follow "Bearer " in a header.
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_BEARER_SCHEME = re.compile(r"(?:^|,)\s*bearer(?=\s|,|$)", re.IGNORECASE)
+# The schemes whose invalid_token answer asks for a new token: Bearer (RFC 6750) and
+# DPoP (RFC 9449 section 7.1).
+_BEARER_SCHEME = re.compile(r"(?:^|,)\s*(?:bearer|dpop)(?=\s|,|$)", re.IGNORECASE)
+_USE_DPOP_NONCE = re.compile(r"""error\s*=\s*(?:"use_dpop_nonce"|use_dpop_nonce\b)""")
 _INVALID_TOKEN = re.compile(r"""(?:^|[\s,])error\s*=\s*(?:"invalid_token"|invalid_token\b)""")
 _USER_AGENT = "genauth-guard"
 
@@ -283,6 +287,7 @@ class ClientCredentialsAuth(_AuthBase):
         allow_http: bool = False,
         http_client: httpx2.Client | None = None,
         async_http_client: httpx2.AsyncClient | None = None,
+        dpop: bool | DPoPKey = False,
     ) -> None:
         if (issuer is None) == (token_url is None):
             raise ValueError("give exactly one of issuer= (discovery) or token_url=")
@@ -330,6 +335,13 @@ class ClientCredentialsAuth(_AuthBase):
             weakref.WeakKeyDictionary()
         )
         self._loops_lock = threading.Lock()
+        #: The key proving possession (RFC 9449) when ``dpop`` is on: ``True`` makes an
+        #: ES256 key for this auth's lifetime; a :class:`DPoPKey` is used as given.
+        self.dpop_key: DPoPKey | None = (
+            dpop if isinstance(dpop, DPoPKey) else DPoPKey.generate() if dpop else None
+        )
+        # The last DPoP-Nonce of each origin (RFC 9449 sections 8, 9): issuer and API.
+        self._nonces: dict[str, str] = {}
 
     def __repr__(self) -> str:
         where = f"issuer={self.issuer!r}" if self.issuer else f"token_url={self.token_url!r}"
@@ -420,20 +432,46 @@ class ClientCredentialsAuth(_AuthBase):
 
         A second refusal goes back to the caller as is: a loop would hammer both the
         API and the issuer when the token is refused for a reason a new one won't fix.
+        With DPoP, a ``use_dpop_nonce`` answer is retried once with the API's nonce.
         """
         token = yield _NeedToken(stale=None)
         assert isinstance(token, str)
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
+        response = yield self._authorize(request, token)
         # An httpx2.Response, or an httpx.Response when the auth serves an httpx client.
         assert not isinstance(response, str)
+        if self._took_nonce(request.url, response) and _asks_nonce(response):
+            response = yield self._authorize(request, token)
+            assert not isinstance(response, str)
         if not is_invalid_token_challenge(response):
             return
         logger.info("the API refused the token (invalid_token); fetching a new one")
         token = yield _NeedToken(stale=token)
         assert isinstance(token, str)
-        request.headers["Authorization"] = f"Bearer {token}"
-        yield request
+        yield self._authorize(request, token)
+
+    def _authorize(self, request: httpx2.Request, token: str) -> httpx2.Request:
+        """``Authorization: Bearer``, or ``DPoP`` with a fresh proof (RFC 9449 section 7.1)."""
+        key = self.dpop_key
+        if key is None:
+            request.headers["Authorization"] = f"Bearer {token}"
+            return request
+        request.headers["Authorization"] = f"DPoP {token}"
+        url = request.url
+        request.headers["DPoP"] = key.proof(
+            request.method, str(url), access_token=token, nonce=self._nonces.get(_origin(url))
+        )
+        return request
+
+    def _took_nonce(self, url: httpx2.URL, reply: httpx2.Response | _Reply) -> bool:
+        """Remember a ``DPoP-Nonce`` the origin sent (RFC 9449 8.2); True if it was new."""
+        nonce = reply.headers.get("dpop-nonce")
+        if self.dpop_key is None or not nonce or len(nonce) > 1024:
+            return False
+        origin = _origin(url)
+        if self._nonces.get(origin) == nonce:
+            return False
+        self._nonces[origin] = nonce
+        return True
 
     # -- cache and single flight -------------------------------------------------------
 
@@ -514,6 +552,11 @@ class ClientCredentialsAuth(_AuthBase):
         if self._endpoint is None:
             self._endpoint = yield from self._discover()
         reply, sent_at = yield from self._exchange(self._token_request, "token endpoint")
+        endpoint = httpx2.URL(self._endpoint)
+        if self._took_nonce(endpoint, reply) and reply.status_code == 400:
+            # RFC 9449 section 8: the issuer wants its nonce in the proof; once more.
+            reply, sent_at = yield from self._exchange(self._token_request, "token endpoint")
+            self._took_nonce(endpoint, reply)
         return self._parse_token_response(reply, sent_at)
 
     def _discover(self) -> Generator[_Step, _Outcome, str]:
@@ -602,6 +645,9 @@ class ClientCredentialsAuth(_AuthBase):
             form["audience"] = self.audience
         if self.resource:
             form["resource"] = self.resource  # RFC 8707 section 2: may repeat
+        if self.dpop_key is not None:  # RFC 9449 section 5: a proof for the token endpoint
+            nonce = self._nonces.get(_origin(httpx2.URL(self._endpoint)))
+            headers["DPoP"] = self.dpop_key.proof("POST", self._endpoint, nonce=nonce)
         return self._request("POST", self._endpoint, headers=headers, data=form)
 
     def _parse_token_response(self, reply: _Reply, sent_at: float) -> _Token:
@@ -641,10 +687,12 @@ class ClientCredentialsAuth(_AuthBase):
                 status_code=status,
             )
         token_type = body.get("token_type")
-        if not isinstance(token_type, str) or token_type.lower() != "bearer":
-            # Sending a non-bearer token as bearer would be refused or misused.
+        expected = "DPoP" if self.dpop_key is not None else "Bearer"
+        if not isinstance(token_type, str) or token_type.lower() != expected.lower():
+            # Sending a non-bearer token as bearer would be refused or misused; a bearer
+            # token where DPoP was asked for would not be sender-constrained (RFC 9449 5).
             raise TokenResponseError(
-                f"token_type is {self._scrub(str(token_type))[:40]!r}, expected 'Bearer'",
+                f"token_type is {self._scrub(str(token_type))[:40]!r}, expected {expected!r}",
                 status_code=status,
             )
         expires_in = body.get("expires_in")
@@ -815,6 +863,18 @@ def client_auth(
     else:
         form["client_id"] = client_id
         form["client_secret"] = secret
+
+
+def _origin(url: httpx2.URL) -> str:
+    """Scheme, host and port: the scope of a DPoP nonce (RFC 9449 section 8)."""
+    return f"{url.scheme}://{url.host}:{url.port or ''}"
+
+
+def _asks_nonce(response: httpx2.Response) -> bool:
+    """A 401 whose DPoP challenge says ``use_dpop_nonce`` (RFC 9449 section 9)."""
+    if response.status_code != 401:
+        return False
+    return any(_USE_DPOP_NONCE.search(v) for v in response.headers.get_list("www-authenticate"))
 
 
 def _join_scope(scope: str | Sequence[str] | None) -> str | None:

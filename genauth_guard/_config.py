@@ -8,6 +8,7 @@ and the reason for it, in ``docs/configuration.md``.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import math
 import os
 import warnings
@@ -19,13 +20,25 @@ from typing import Any, TypeAlias
 from ._discovery import check_url
 from ._jwa import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, HMAC_MIN_SECRET_BYTES
 
-__all__ = ["SUPPORTED_ALGORITHMS", "ClaimCheck", "GuardConfig", "unknown_env_names"]
+__all__ = [
+    "DPOP_ALGORITHMS",
+    "DPOP_MODES",
+    "SUPPORTED_ALGORITHMS",
+    "ClaimCheck",
+    "GuardConfig",
+    "unknown_env_names",
+]
 
 #: Algorithms the verifier can check with the keys of a JWKS: RSA (RFC 7518 3.3, 3.5),
 #: EC (3.4) and Ed25519 (RFC 8037); HS* (RFC 7518 3.2) only with ``shared_secret``.
 SUPPORTED_ALGORITHMS: frozenset[str] = ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS
 #: How a guard checks tokens: locally, by introspection (RFC 7662), or both.
 TOKEN_CHECKS = ("jwt", "introspect", "jwt+introspect")
+
+#: Asymmetric algorithms a DPoP proof may use (RFC 9449 section 4.2: never none or MAC).
+DPOP_ALGORITHMS: frozenset[str] = ASYMMETRIC_ALGORITHMS
+#: ``dpop`` modes: bearer only, both schemes, DPoP only (RFC 9449 section 7).
+DPOP_MODES = ("off", "allowed", "required")
 
 #: A claim check: a value the claim must equal, a sequence (list or tuple) whose
 #: members must all be included in the claim, or a predicate returning True to accept.
@@ -153,6 +166,20 @@ class GuardConfig:
     """Seconds past its TTL an active result may serve while the issuer is down (0: off)."""
     introspect_jwts: bool = False
     """In ``introspect`` mode, also introspect JWT-shaped tokens (else verified locally)."""
+    dpop: str = "allowed"
+    """DPoP (RFC 9449): ``off`` (bearer only), ``allowed`` (both) or ``required``."""
+    dpop_algorithms: Sequence[str] = ("ES256", "ES384", "RS256", "PS256", "EdDSA")
+    """Allow-list of DPoP proof ``alg`` values (asymmetric only, RFC 9449 section 4.2)."""
+    dpop_proof_window: float = 60.0
+    """Seconds a proof's ``iat`` may lie in the past (plus ``leeway`` both ways)."""
+    dpop_nonce: bool = False
+    """Require server nonces in proofs (RFC 9449 section 9)."""
+    dpop_nonce_lifetime: float = 300.0
+    """Seconds between nonce rotations; a nonce is accepted for two such periods."""
+    dpop_replay_cache_size: int = 100_000
+    """Proof ``jti`` values remembered per process (RFC 9449 section 11.1)."""
+    trusted_proxies: Sequence[str] = ()
+    """Addresses or networks whose forwarded headers give the URL for ``htu``."""
 
     issuers: tuple[str, ...] = field(init=False)
     audiences: tuple[str, ...] = field(init=False)
@@ -211,6 +238,7 @@ class GuardConfig:
         put("allow_http", bool(self.allow_http))
         self._check_hmac()
         self._check_introspection()
+        self._check_dpop()
 
     def _check_hmac(self) -> None:
         """HS* only with a shared secret at least as long as the hash (RFC 7518 3.2)."""
@@ -270,6 +298,42 @@ class GuardConfig:
         if len(self.issuers) > 1:
             # An opaque token names no issuer: whose endpoint to ask must be certain.
             raise ValueError(f"token_check={self.token_check!r} supports a single issuer")
+
+    def _check_dpop(self) -> None:
+        """DPoP options (RFC 9449): mode, asymmetric proof algorithms, proxies."""
+        put = object.__setattr__
+        if self.dpop not in DPOP_MODES:
+            raise ValueError(f"dpop must be one of {', '.join(DPOP_MODES)}, not {self.dpop!r}")
+        dpop_algs = (
+            (self.dpop_algorithms,)
+            if isinstance(self.dpop_algorithms, str)
+            else tuple(self.dpop_algorithms)
+        )
+        for alg in dpop_algs:
+            if alg not in DPOP_ALGORITHMS:
+                raise ValueError(
+                    f"dpop_algorithms: {alg!r} is not an asymmetric JWS algorithm supported for "
+                    f"DPoP proofs; choose from {sorted(DPOP_ALGORITHMS)}"
+                )
+        if not dpop_algs and self.dpop != "off":
+            raise ValueError("dpop_algorithms must name at least one algorithm, e.g. 'ES256'")
+        put(self, "dpop_algorithms", tuple(dict.fromkeys(dpop_algs)))
+        _positive(self.dpop_proof_window, "dpop_proof_window")
+        put(self, "dpop_nonce", bool(self.dpop_nonce))
+        _positive(self.dpop_nonce_lifetime, "dpop_nonce_lifetime")
+        _int_option(self.dpop_replay_cache_size, "dpop_replay_cache_size", 1)
+        proxies = (
+            (self.trusted_proxies,)
+            if isinstance(self.trusted_proxies, str)
+            else tuple(self.trusted_proxies)
+        )
+        try:
+            networks = tuple(str(ipaddress.ip_network(p, strict=False)) for p in proxies)
+        except (TypeError, ValueError):
+            raise ValueError(
+                "trusted_proxies must be IP addresses or networks such as '10.0.0.0/8'"
+            ) from None
+        put(self, "trusted_proxies", networks)
 
     @property
     def effective_required_claims(self) -> tuple[str, ...]:
@@ -426,4 +490,11 @@ _ENV_OPTIONS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("introspection_client_secret", "GENAUTH_INTROSPECTION_CLIENT_SECRET", str),
     ("introspection_cache_ttl", "GENAUTH_INTROSPECTION_CACHE_TTL", float),
     ("introspection_endpoint", "GENAUTH_INTROSPECTION_ENDPOINT", str),
+    ("dpop", "GENAUTH_DPOP", str.lower),
+    ("dpop_algorithms", "GENAUTH_DPOP_ALGORITHMS", _split_nonempty),
+    ("dpop_proof_window", "GENAUTH_DPOP_PROOF_WINDOW", float),
+    ("dpop_nonce", "GENAUTH_DPOP_NONCE", _bool),
+    ("dpop_nonce_lifetime", "GENAUTH_DPOP_NONCE_LIFETIME", float),
+    ("dpop_replay_cache_size", "GENAUTH_DPOP_REPLAY_CACHE_SIZE", int),
+    ("trusted_proxies", "GENAUTH_TRUSTED_PROXIES", _split),
 )

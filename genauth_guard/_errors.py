@@ -8,18 +8,20 @@ one into status, headers and a JSON body. Descriptions never contain the token.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
 __all__ = [
     "GuardError",
     "InsufficientScope",
     "IntrospectionUnavailable",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
     "MissingCredentials",
     "Reason",
+    "UseDPoPNonce",
     "render",
 ]
 
@@ -50,6 +52,9 @@ class GuardError(Exception):
 
     status: int = 401
     code: str | None = None
+    #: The authentication scheme whose challenge carries the error: "Bearer" (RFC 6750)
+    #: or "DPoP" (RFC 9449 section 7.1) when the request used that scheme.
+    scheme: str = "Bearer"
 
     def __init__(self, description: str) -> None:
         super().__init__(description)
@@ -144,25 +149,58 @@ def www_authenticate(error: GuardError, realm: str | None = None) -> str | None:
     """The ``WWW-Authenticate`` value for ``error`` (RFC 6750 section 3), or None for 503."""
     if isinstance(error, KeysUnavailable):
         return None
+    return _challenge("Bearer", error, realm, ())
+
+
+def _challenge(
+    scheme: str, error: GuardError | None, realm: str | None, algs: Sequence[str]
+) -> str:
+    """One challenge: realm, RFC 9449 ``algs`` for DPoP, and the error if it is ours."""
     params: list[str] = []
     if realm:
         params.append(f"realm={_quote(realm)}")
-    if error.code is not None:
+    if algs:
+        params.append(f"algs={_quote(' '.join(algs))}")  # RFC 9449 section 7.1
+    if error is not None and error.code is not None:
         params.append(f"error={_quote(error.code)}")
         params.append(f"error_description={_quote(error.description)}")
-    if isinstance(error, InsufficientScope):
-        params.append(f"scope={_quote(' '.join(error.required))}")
-    return "Bearer " + ", ".join(params) if params else "Bearer"
+        if isinstance(error, InsufficientScope):
+            params.append(f"scope={_quote(' '.join(error.required))}")
+    return f"{scheme} " + ", ".join(params) if params else scheme
 
 
-def render(error: GuardError, realm: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
-    """HTTP form of ``error``: status, headers and a JSON body (RFC 6750 section 3)."""
+def render(
+    error: GuardError,
+    realm: str | None = None,
+    *,
+    dpop_algs: Sequence[str] = (),
+    bearer: bool = True,
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """HTTP form of ``error``: status, headers and a JSON body (RFC 6750 section 3).
+
+    ``dpop_algs`` non-empty adds a ``DPoP`` challenge (RFC 9449 section 7.1) as a header
+    of its own; ``bearer=False`` (DPoP required) drops the ``Bearer`` one. The error's
+    code goes to the challenge of the scheme the request used (``error.scheme``).
+    A :class:`UseDPoPNonce` also sends the ``DPoP-Nonce`` header (RFC 9449 section 9).
+    """
     headers = [("content-type", "application/json"), ("cache-control", "no-store")]
-    challenge = www_authenticate(error, realm)
-    if challenge is not None:
-        headers.append(("www-authenticate", challenge))
+    if not isinstance(error, KeysUnavailable):
+        dpop_error = error.scheme == "DPoP" and bool(dpop_algs)
+        if bearer or not dpop_algs:
+            headers.append(
+                ("www-authenticate", _challenge("Bearer", None if dpop_error else error, realm, ()))
+            )
+        if dpop_algs:
+            headers.append(
+                (
+                    "www-authenticate",
+                    _challenge("DPoP", error if dpop_error else None, realm, dpop_algs),
+                )
+            )
     if isinstance(error, KeysUnavailable):
         headers.append(("retry-after", str(error.retry_after)))
+    if isinstance(error, UseDPoPNonce):
+        headers.append(("dpop-nonce", error.nonce))
     body: dict[str, object] = {"error": error.code or "unauthorized"}
     body["error_description"] = error.description
     if isinstance(error, InsufficientScope):
@@ -181,3 +219,29 @@ class IntrospectionUnavailable(KeysUnavailable):
 
     def __init__(self, description: str = "token introspection unavailable", retry_after: int = 30):
         super().__init__(description, retry_after)
+
+
+class InvalidDPoPProof(GuardError):
+    """The DPoP proof failed a check of RFC 9449 section 4.3 (``invalid_dpop_proof``).
+
+    401 at a resource server (section 7.1); the local issuer answers 400 (section 5).
+    """
+
+    status = 401
+    code = "invalid_dpop_proof"
+    scheme = "DPoP"
+
+
+class UseDPoPNonce(GuardError):
+    """The proof lacks the server's current nonce (RFC 9449 section 9, ``use_dpop_nonce``).
+
+    Carries the nonce to send in the ``DPoP-Nonce`` header.
+    """
+
+    status = 401
+    code = "use_dpop_nonce"
+    scheme = "DPoP"
+
+    def __init__(self, nonce: str, description: str = "a DPoP nonce is required") -> None:
+        super().__init__(description)
+        self.nonce = nonce

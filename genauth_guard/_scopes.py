@@ -60,6 +60,13 @@ def require(token: AccessToken, scopes: Sequence[str], *, any_of: bool = False) 
     granted = token.scopes
     if any_of:
         if granted.isdisjoint(required):
-            raise InsufficientScope(required, any_of=True)
+            raise _in_scheme(InsufficientScope(required, any_of=True), token)
     elif not granted.issuperset(required):
-        raise InsufficientScope(required)
+        raise _in_scheme(InsufficientScope(required), token)
+
+
+def _in_scheme(error: InsufficientScope, token: AccessToken) -> InsufficientScope:
+    """A DPoP-bound token came with the DPoP scheme: answer in its challenge (RFC 9449 7.1)."""
+    if token.dpop_bound:
+        error.scheme = "DPoP"
+    return error

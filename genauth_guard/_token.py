@@ -25,6 +25,18 @@ class AccessToken:
     issuer: str
     expires_at: int
 
+    @property
+    def dpop_bound(self) -> bool:
+        """True when the token is bound to a DPoP key (``cnf.jkt``, RFC 9449 section 6)."""
+        return self.thumbprint is not None
+
+    @property
+    def thumbprint(self) -> str | None:
+        """The RFC 7638 thumbprint of the key the token is bound to (``cnf.jkt``), or None."""
+        cnf = self.claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, Mapping) else None
+        return jkt if isinstance(jkt, str) else None
+
     def has_scopes(self, required: Iterable[str]) -> bool:
         """True when every required scope is granted (exact match, RFC 6749 section 3.3)."""
         return self.scopes.issuperset(required)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
 from typing import Any
 
 import httpx2
 
 from ._config import ClaimCheck, GuardConfig
+from ._dpop import NonceSource, ProofChecker, ReplayCache
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
 from ._jwa import HMAC_ALGORITHMS, PublicKey, SignatureCheck, signature_check, verify_hmac
 from ._jwks import JWKSKeySource, VerificationKey
@@ -127,6 +128,8 @@ class Verifier:
         http_client: httpx2.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
         key_sources: Mapping[str, JWKSKeySource] | None = None,
+        dpop_replay_cache: ReplayCache | None = None,
+        dpop_nonces: NonceSource | None = None,
     ) -> None:
         self.config = config
         self._clock = clock
@@ -179,6 +182,15 @@ class Verifier:
         self._header_verdicts: dict[int, _Verdict] = {}
         self._cache = (
             VerifiedTokenCache(config.token_cache_size) if config.token_cache_size > 0 else None
+        )
+        #: DPoP proof rules (RFC 9449), None when ``config.dpop`` is ``off``; the
+        #: adapters read its mode and challenge from here.
+        self.dpop: ProofChecker | None = (
+            ProofChecker.from_config(
+                config, clock=clock, replay_cache=dpop_replay_cache, nonces=dpop_nonces
+            )
+            if config.dpop != "off"
+            else None
         )
 
     def cached(self, token: str) -> AccessToken | None:
@@ -297,6 +309,28 @@ class Verifier:
         if not verify_hmac(alg, self._secret, signing_input, signature):
             raise InvalidToken(Reason.SIGNATURE, "signature invalid")
         return self._accept(token, claims, header_view, claims["iss"], _SECRET_PRESENT, None)
+
+    async def verify_dpop(
+        self, token: str, proof: str | Sequence[str] | None, method: str, url: str
+    ) -> AccessToken:
+        """Verify a DPoP request: the proof (RFC 9449 section 4.3), then the token bound
+        to its key (section 7): all the rules of :meth:`verify`, plus ``cnf.jkt``.
+
+        ``proof`` is the ``DPoP`` header (all values sent); ``url`` the request URL the
+        caller used. Errors are answered in the ``DPoP`` challenge.
+        """
+        dpop = self.dpop
+        try:
+            if dpop is None:
+                raise InvalidToken(Reason.TYPE, "DPoP-bound tokens are not accepted here")
+            result = dpop.check(proof, method, url, token)
+            access = self.cached(token) or await self.verify(token)
+            dpop.bind(access, result)
+            dpop.accept(result)
+        except GuardError as error:
+            error.scheme = "DPoP"
+            raise
+        return access
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:
         """``alg`` from the allow-list (RFC 8725 3.1), ``kid`` (RFC 7515 4.1.4), ``typ``."""

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._client import AuthMethod
     from ._config import GuardConfig
+    from ._dpop_key import DPoPKey
 
 __all__ = ["main"]
 
@@ -121,9 +122,12 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     for client_id, secret, scopes in args.client:
-        issuer.add_client(client_id, secret, scopes)
+        issuer.add_client(client_id, secret, scopes, dpop=client_id in args.dpop_client)
     for client_id, secret, scopes in args.opaque_client:
-        issuer.add_client(client_id, secret, scopes, opaque=True)
+        issuer.add_client(
+            client_id, secret, scopes, opaque=True, dpop=client_id in args.dpop_client
+        )
+    issuer.dpop_nonce = args.dpop_nonce
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -240,8 +244,9 @@ def _cmd_token(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             max_retries=args.retries,
             allow_http=args.allow_http,
+            dpop=_dpop_key(args.dpop_key) if args.dpop_key else args.dpop,
         )
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:  # OSError: an unreadable --dpop-key file
         raise CommandError(_cli_spelling(str(exc))) from None
     with _library_logs(args.verbose):
         try:
@@ -259,8 +264,79 @@ def _cmd_token(args: argparse.Namespace) -> int:
                 f"(granted: {granted or 'no scope'})",
                 file=sys.stderr,
             )
-    print(token)
+    if auth.dpop_key is None:
+        print(token)
+        return 0
+    # RFC 9449: the token is useless without the key; curl users sign their own proofs
+    # with it (or with `genauth-guard dpop-proof --key` reading this very output).
+    print(
+        json.dumps(
+            {
+                "access_token": token,
+                "token_type": "DPoP",
+                "dpop_key": auth.dpop_key.private_jwk(),
+            },
+            indent=2,
+        )
+    )
     return 0
+
+
+def _read_json(source: str) -> dict[str, object]:
+    """A JSON object given inline, as a file path, or ``-`` for stdin."""
+    text = source
+    if source == "-":
+        text = sys.stdin.read()
+    elif not source.lstrip().startswith("{"):
+        with open(source, encoding="utf-8") as handle:
+            text = handle.read()
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+def _dpop_key(source: str) -> DPoPKey:
+    """A private JWK, or the output of ``token --dpop`` (its ``dpop_key``)."""
+    from ._dpop_key import DPoPKey
+
+    data = _read_json(source)
+    jwk = data.get("dpop_key", data)
+    if not isinstance(jwk, dict):
+        raise ValueError("dpop_key must be a JWK object")
+    return DPoPKey.from_jwk(jwk)
+
+
+def _cmd_dpop_proof(args: argparse.Namespace) -> int:
+    try:
+        key = _dpop_key(args.key)
+        token = args.token
+        if token is None:  # the output of `token --dpop` carries its token
+            saved = _read_json(args.key).get("access_token") if args.key != "-" else None
+            token = saved if isinstance(saved, str) and not args.no_token else None
+        proof = key.proof(args.method.upper(), args.url, access_token=token, nonce=args.nonce)
+    except (OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+    print(proof)
+    return 0
+
+
+def _add_dpop_proof_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    proof = commands.add_parser(
+        "dpop-proof",
+        help="print a DPoP proof (RFC 9449) for one request",
+        description="Sign a DPoP proof JWT for one request with a private JWK, e.g. the "
+        "output of `genauth-guard token --dpop` (whose access_token is then bound with ath).",
+    )
+    proof.add_argument("--key", required=True, help="private JWK: a file, inline JSON or -")
+    proof.add_argument("--method", default="GET", help="the request method (htm)")
+    proof.add_argument("--url", required=True, help="the request URL (htu)")
+    proof.add_argument("--token", help="access token to bind (ath); default: the key file's")
+    proof.add_argument("--no-token", action="store_true", help="no ath (a token request)")
+    proof.add_argument("--nonce", help="the server's last DPoP-Nonce")
+    proof.set_defaults(run=_cmd_dpop_proof)
 
 
 _AUTH_METHODS: dict[str, AuthMethod] = {
@@ -304,6 +380,12 @@ def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     token.add_argument(
         "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
     )
+    token.add_argument(
+        "--dpop",
+        action="store_true",
+        help="a DPoP-bound token (RFC 9449): prints JSON with the token and the private key",
+    )
+    token.add_argument("--dpop-key", help="use this private JWK (file, JSON or -); implies --dpop")
     token.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     token.set_defaults(run=_cmd_token)
 
@@ -623,10 +705,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="a client that gets opaque tokens (repeatable)",
     )
     issuer.set_defaults(run=_cmd_issuer)
+    issuer.add_argument(
+        "--dpop-nonce", action="store_true", help="require DPoP nonces at the token endpoint"
+    )
+    issuer.add_argument(
+        "--dpop-client",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a client that must use DPoP (repeatable)",
+    )
     _add_token_parser(commands)
     _add_verify_parser(commands)
     _add_revoke_parser(commands)
     _add_doctor_parser(commands)
+    _add_dpop_proof_parser(commands)
     return parser
 
 

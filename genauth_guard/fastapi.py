@@ -19,7 +19,7 @@ offers an "Authorize" button.
 # No ``from __future__ import annotations``: FastAPI reads these signatures at runtime.
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI, HTTPException
@@ -28,12 +28,23 @@ from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPBearer, OAuth2
 from fastapi.security.base import SecurityBase
+from fastapi.security.http import HTTPBase
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ExceptionHandler
 from starlette.websockets import WebSocket
 
-from ._asgi import BearerAuth, TokenUser, TokenVerifier, log_denial, send_error
+from ._asgi import (
+    BearerAuth,
+    TokenUser,
+    TokenVerifier,
+    authenticate_dpop,
+    bearer_hit,
+    challenge_of,
+    dpop_of,
+    log_denial,
+    send_error,
+)
 from ._bearer import (
     DEFAULT_REALM,
     BearerSources,
@@ -64,13 +75,23 @@ class GuardHTTPException(HTTPException):
     :func:`guard_exception_handler` answers with exactly the contract body.
     """
 
-    def __init__(self, error: GuardError, realm: str) -> None:
-        status, headers, _ = render(error, realm)
-        kept = {n: v for n, v in headers if n in ("www-authenticate", "retry-after")}
+    def __init__(
+        self,
+        error: GuardError,
+        realm: str,
+        challenge: tuple[Sequence[str], bool] = ((), True),
+    ) -> None:
+        status, headers, _ = render(error, realm, dpop_algs=challenge[0], bearer=challenge[1])
+        kept: dict[str, str] = {}
+        for name, value in headers:
+            if name in ("www-authenticate", "retry-after", "dpop-nonce"):
+                # A dict holds one value per name: challenges join (RFC 9110 11.6.1).
+                kept[name] = f"{kept[name]}, {value}" if name in kept else value
         detail = {"error": error.code or "unauthorized", "error_description": error.description}
         super().__init__(status_code=status, detail=detail, headers=kept)
         self.error = error
         self.realm = realm
+        self.challenge = challenge
 
 
 async def guard_exception_handler(conn: HTTPConnection, exc: Exception) -> Response | None:
@@ -78,10 +99,14 @@ async def guard_exception_handler(conn: HTTPConnection, exc: Exception) -> Respo
     assert isinstance(exc, GuardHTTPException)
     if isinstance(conn, WebSocket):
         # Refused before accept: the denial response extension or a 1008 close.
-        await send_error(conn.scope, conn.receive, conn.send, exc.error, exc.realm)
+        await send_error(conn.scope, conn.receive, conn.send, exc.error, exc.realm, exc.challenge)
         return None
-    status, headers, body = render(exc.error, exc.realm)
-    return Response(body, status_code=status, headers=dict(headers))
+    algs, bearer = exc.challenge
+    status, headers, body = render(exc.error, exc.realm, dpop_algs=algs, bearer=bearer)
+    response = Response(body, status_code=status)
+    # Raw headers: two WWW-Authenticate challenges must stay two headers.
+    response.raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    return response
 
 
 def docs_paths(app: FastAPI) -> list[str]:
@@ -129,6 +154,20 @@ class FastAPIGuard:
         self.verifier: TokenVerifier = verifier
         self.owns_verifier = config is not None
         self.realm = realm
+        self.dpop = dpop_of(verifier)
+        self.challenge = challenge_of(self.dpop)
+        # RFC 9449 section 7.1: the DPoP scheme, documented beside the bearer one (or
+        # alone when DPoP is required).
+        self.dpop_scheme: SecurityBase | None = (
+            HTTPBase(
+                scheme="DPoP",
+                scheme_name="dpop",
+                description="A DPoP-bound access token with a DPoP proof header, RFC 9449.",
+                auto_error=False,
+            )
+            if self.dpop is not None
+            else None
+        )
         self.sources = BearerSources(query=allow_query_token, form=allow_form_token)
         self.refusals = RefusalLog()  # what this guard has logged lately
         # The middleware's fast path: header-only reading with a memo of parsed values,
@@ -213,14 +252,23 @@ class FastAPIGuard:
                 # Starlette caches the body on the request, so the endpoint still reads it.
                 form_token = token_from_form(await conn.body())
             raw = find_token(scope, self.sources, form_token)
-        if raw is None:
-            return None
-        cached = self._cached
-        token = cached(raw) if cached is not None else None
-        if token is None:
-            token = await self.verifier.verify(raw)
-        scope["auth"], scope["user"] = BearerAuth(token, self.realm), TokenUser(token)
+        if raw is not None:
+            token = bearer_hit(self.dpop, self._cached, raw) or await self.verifier.verify(raw)
+        else:
+            token = await authenticate_dpop(self.verifier, self.dpop, scope)
+            if token is None:
+                return None
+        scope["auth"] = BearerAuth(token, self.realm, self.challenge)
+        scope["user"] = TokenUser(token)
         return token
+
+    @property
+    def documented_scheme(self) -> SecurityBase:
+        """The scheme a route's requirement carries in OpenAPI: DPoP when required."""
+        dpop = self.dpop_scheme
+        if dpop is not None and self.dpop is not None and not self.dpop.bearer_allowed:
+            return dpop
+        return self.scheme
 
     def _dependency(self, scopes: tuple[str, ...], any_of: bool) -> TokenDependency:
         if any_of and not scopes:
@@ -253,7 +301,9 @@ class FastAPIGuard:
         path), so their scopes are added to the generated document here.
         """
         generate = app.openapi
-        name = self.scheme.scheme_name
+        name = self.documented_scheme.scheme_name
+        # Allowed mode: DPoP is an alternative (its own requirement object, RFC 9449 7.1).
+        alternative = self.dpop_scheme if self.documented_scheme is self.scheme else None
 
         def openapi() -> dict[str, Any]:
             if app.openapi_schema:
@@ -266,10 +316,18 @@ class FastAPIGuard:
                 operations = schema.get("paths", {}).get(route.path_format, {})
                 for method in route.methods or ():
                     operation = operations.get(method.lower())
-                    for requirement in (operation or {}).get("security", ()):
+                    security = (operation or {}).get("security", [])
+                    for requirement in list(security):
                         if name in requirement:
                             wanted = [s for s in scopes if s not in requirement[name]]
                             requirement[name] = [*requirement[name], *wanted]
+                            if alternative is not None:
+                                security.append({alternative.scheme_name: requirement[name]})
+            if alternative is not None:
+                declared = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+                declared[alternative.scheme_name] = alternative.model.model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                )
             return schema
 
         app.openapi = openapi  # type: ignore[method-assign]
@@ -301,8 +359,9 @@ class _Requirement(SecurityBase):
         self, guard: FastAPIGuard, scopes: tuple[str, ...], any_of: bool, *, optional: bool
     ) -> None:
         self.guard = guard
-        self.model = guard.scheme.model
-        self.scheme_name = guard.scheme.scheme_name
+        documented = guard.documented_scheme
+        self.model = documented.model
+        self.scheme_name = documented.scheme_name
         self.scopes = scopes
         self.any_of = any_of
         self.optional = optional
@@ -323,5 +382,5 @@ class _Requirement(SecurityBase):
                 require(token, self.scopes, any_of=self.any_of)
         except GuardError as error:
             log_denial(error, conn.scope, guard.refusals)
-            raise GuardHTTPException(error, guard.realm) from None
+            raise GuardHTTPException(error, guard.realm, guard.challenge) from None
         return token

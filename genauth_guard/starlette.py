@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec
 
 from starlette.requests import HTTPConnection, Request
@@ -48,13 +48,23 @@ def _check(conn: HTTPConnection, scopes: tuple[str, ...], any_of: bool) -> None:
         require(token, scopes, any_of=any_of)
 
 
+def _challenge(conn: HTTPConnection) -> tuple[Sequence[str], bool]:
+    """The schemes the middleware offers (``(dpop_algs, bearer)`` for ``render``)."""
+    challenge = getattr(conn.scope.get("auth"), "challenge", None)
+    return challenge if isinstance(challenge, tuple) else ((), True)
+
+
 def _realm(conn: HTTPConnection, realm: str | None) -> str:
     return realm or getattr(conn.scope.get("auth"), "realm", None) or DEFAULT_REALM
 
 
-def _error_response(error: GuardError, realm: str) -> Response:
-    status, headers, body = render(error, realm)
-    return Response(body, status_code=status, headers=dict(headers))
+def _error_response(error: GuardError, realm: str, conn: HTTPConnection) -> Response:
+    algs, bearer = _challenge(conn)
+    status, headers, body = render(error, realm, dpop_algs=algs, bearer=bearer)
+    response = Response(body, status_code=status)
+    # Raw headers: two WWW-Authenticate challenges must stay two headers.
+    response.raw_headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+    return response
 
 
 def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection:
@@ -99,10 +109,15 @@ def _decorator(
                     log_denial(error, conn.scope)
                     if isinstance(conn, WebSocket):
                         await send_error(
-                            conn.scope, conn.receive, conn.send, error, _realm(conn, realm)
+                            conn.scope,
+                            conn.receive,
+                            conn.send,
+                            error,
+                            _realm(conn, realm),
+                            _challenge(conn),
                         )
                         return None
-                    return _error_response(error, _realm(conn, realm))
+                    return _error_response(error, _realm(conn, realm), conn)
                 return await func(*args, **kwargs)
 
             return async_endpoint
@@ -115,7 +130,7 @@ def _decorator(
                 _check(conn, scopes, any_of)
             except GuardError as error:
                 log_denial(error, conn.scope)
-                return _error_response(error, _realm(conn, realm))
+                return _error_response(error, _realm(conn, realm), conn)
             return func(*args, **kwargs)
 
         return sync_endpoint

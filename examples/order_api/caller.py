@@ -6,6 +6,8 @@ Configured from the environment::
     GENAUTH_CLIENT_SECRET=... GENAUTH_SCOPE=order:read \\
     ORDER_API_URL=http://127.0.0.1:8000 python -m examples.order_api.caller
 
+``GENAUTH_CLIENT_DPOP=1`` makes it a DPoP caller (``ClientCredentialsAuth(..., dpop=True)``).
+
 One token serves every call until it nears expiry (see ``ClientCredentialsAuth``).
 """
 
@@ -38,7 +40,8 @@ class Call:
 
 
 def auth_from_env(environ: Mapping[str, str], *, allow_http: bool = False) -> ClientCredentialsAuth:
-    """Auth from GENAUTH_ISSUER, GENAUTH_CLIENT_ID, GENAUTH_CLIENT_SECRET, GENAUTH_SCOPE."""
+    """Auth from GENAUTH_ISSUER, GENAUTH_CLIENT_ID, GENAUTH_CLIENT_SECRET, GENAUTH_SCOPE
+    (and GENAUTH_CLIENT_DPOP)."""
     missing = [
         name
         for name in ("GENAUTH_ISSUER", "GENAUTH_CLIENT_ID", "GENAUTH_CLIENT_SECRET")
@@ -52,6 +55,9 @@ def auth_from_env(environ: Mapping[str, str], *, allow_http: bool = False) -> Cl
         client_secret=environ["GENAUTH_CLIENT_SECRET"],
         scope=environ.get("GENAUTH_SCOPE") or None,
         allow_http=allow_http,
+        # DPoP (RFC 9449): tokens bound to a key this process holds; a leaked token or a
+        # replayed request is refused. The order API accepts both schemes.
+        dpop=environ.get("GENAUTH_CLIENT_DPOP", "").lower() in ("1", "true", "yes", "on"),
     )
 
 

@@ -111,12 +111,38 @@ async def story(issuer: LocalIssuer, api_url: str) -> bool:
         for who, method, path, body, expected in steps:
             made = await call(clients[who], method, path, body)
             results.append(show(who, made, expected))
+        results.extend(await dpop_story(issuer, api_url))
     finally:
         for client in clients.values():
             await client.aclose()
             if isinstance(client.auth, ClientCredentialsAuth):
                 await client.auth.aclose()
     return all(results)
+
+
+async def dpop_story(issuer: LocalIssuer, api_url: str) -> list[bool]:
+    """One DPoP call (RFC 9449), then its exact request replayed by someone who saw it."""
+    secret, _ = CLIENTS["order-reader"]
+    seen: list[httpx2.Request] = []
+
+    async def eavesdrop(request: httpx2.Request) -> None:
+        seen.append(request)  # what a logging proxy or a leaky trace would keep
+
+    dpop_auth = ClientCredentialsAuth(
+        issuer=issuer.issuer, client_id="order-reader", client_secret=secret, dpop=True
+    )
+    async with (
+        dpop_auth,
+        httpx2.AsyncClient(
+            base_url=api_url, auth=dpop_auth, event_hooks={"request": [eavesdrop]}
+        ) as client,
+    ):
+        made = await call(client, "GET", "/api/orders")
+    results = [show("reader (DPoP)", made, 200)]
+    captured = {k: v for k, v in seen[-1].headers.items() if k in ("authorization", "dpop")}
+    async with httpx2.AsyncClient(base_url=api_url, headers=captured) as thief:
+        results.append(show("replayer", await call(thief, "GET", "/api/orders"), 401))
+    return results
 
 
 def main() -> int:

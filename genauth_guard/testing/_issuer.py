@@ -29,6 +29,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from genauth_guard._discovery import check_url
+from genauth_guard._dpop import NonceSource, ProofChecker
+from genauth_guard._errors import GuardError, UseDPoPNonce
 
 from ._keys import SigningKey
 from ._serve import ServerThread
@@ -50,6 +52,7 @@ class LocalClient:
     scopes: tuple[str, ...] = ()
     audience: str | None = None
     opaque: bool = False  # its access tokens are opaque strings (introspection only)
+    dpop: bool = False  # must prove a DPoP key at the token endpoint (RFC 9449 section 5)
 
     def __repr__(self) -> str:  # the secret never shows in reprs or logs
         return f"LocalClient(client_id={self.client_id!r}, scopes={self.scopes!r})"
@@ -91,6 +94,7 @@ class LocalIssuer:
         public_url: str | None = None,
         algorithm: str = "RS256",
         app_secret: str | None = None,
+        dpop_nonce: bool = False,
     ) -> None:
         if public_url is not None:
             check_url(public_url, allow_http=True, what="public_url")
@@ -137,6 +141,10 @@ class LocalIssuer:
         self.hang_seconds = _HANG_SECONDS
         self._lock = threading.Lock()
         self._stopping = threading.Event()  # ends hanging requests before the server waits
+        # DPoP at the token endpoint (RFC 9449 section 5): the same proof rules as an API.
+        self._dpop = ProofChecker(leeway=5.0)
+        self._nonces = NonceSource(lifetime=300.0)
+        self.dpop_nonce = dpop_nonce
         for name, actions in (resources or {}).items():
             self.add_resource(name, actions)
         for client in clients:
@@ -146,6 +154,7 @@ class LocalIssuer:
                 client.scopes,
                 client.audience,
                 client.opaque,
+                client.dpop,
             )
 
     # -- addresses -------------------------------------------------------------------
@@ -200,6 +209,7 @@ class LocalIssuer:
         scopes: Iterable[str] = (),
         audience: str | None = None,
         opaque: bool = False,
+        dpop: bool = False,
     ) -> LocalClient:
         """Create a client granted ``scopes``; unknown resources/actions are created.
 
@@ -212,7 +222,7 @@ class LocalIssuer:
             if action:
                 self.add_resource(resource, [action])
         client = LocalClient(
-            client_id, client_secret or secrets.token_urlsafe(24), scopes, audience, opaque
+            client_id, client_secret or secrets.token_urlsafe(24), scopes, audience, opaque, dpop
         )
         self.clients[client_id] = client
         if audience:
@@ -472,6 +482,7 @@ class LocalIssuer:
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [self.algorithm],
+            "dpop_signing_alg_values_supported": list(self._dpop.algorithms),
             "scopes_supported": sorted(
                 f"{r}:{a}" for r, actions in self.resources.items() for a in actions
             ),
@@ -509,22 +520,56 @@ class LocalIssuer:
             audience = self.audience
         elif audience not in self.audiences:
             return _oauth_error("invalid_target", "unknown audience or resource")
+        proofs = request.headers.getlist("dpop")
+        bound: dict[str, Any] = {}
+        if proofs:
+            jkt, refused = self._check_dpop(proofs)
+            if refused is not None:
+                return refused
+            bound = {"cnf": {"jkt": jkt}}  # RFC 9449 section 6.1
+        elif client.dpop:
+            return _oauth_error("invalid_request", "this client must send a DPoP proof")
         if client.opaque:
-            token = self.mint_opaque(scope=granted, sub=client.client_id, audience=audience)
+            token = self.mint_opaque(
+                scope=granted, sub=client.client_id, audience=audience, claims=bound
+            )
         else:
             token = self.mint(
                 scope=granted,
                 sub=client.client_id,
                 audience=audience,
-                claims=self._client_id(client),
+                claims={**self._client_id(client), **bound},
             )
         body = {
             "access_token": token,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if bound else "Bearer",
             "expires_in": self.token_ttl,
             "scope": " ".join(granted),
         }
         return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
+
+    @property
+    def dpop_nonce(self) -> bool:
+        """Whether token requests must carry a server nonce (RFC 9449 section 8)."""
+        return self._dpop.nonces is not None
+
+    @dpop_nonce.setter
+    def dpop_nonce(self, required: bool) -> None:
+        self._dpop.nonces = self._nonces if required else None
+
+    def _check_dpop(self, proofs: list[str]) -> tuple[str, Response | None]:
+        """The proof of a token request (RFC 9449 sections 4.3, 5): its key thumbprint,
+        or the 400 answer (``invalid_dpop_proof``, or ``use_dpop_nonce`` with a nonce)."""
+        try:
+            result = self._dpop.check(proofs, "POST", self.token_endpoint)
+            self._dpop.accept(result)
+        except UseDPoPNonce as error:
+            response = _oauth_error(error.code or "use_dpop_nonce", error.description)
+            response.headers["dpop-nonce"] = error.nonce
+            return "", response
+        except GuardError as error:
+            return "", _oauth_error(error.code or "invalid_dpop_proof", error.description)
+        return result.thumbprint, None
 
     async def _client_request(
         self, endpoint: Endpoint, request: Request

@@ -11,6 +11,8 @@ from genauth_guard._config import GuardConfig
 from genauth_guard.testing import LocalIssuer, SigningKey
 
 REALM = "orders"
+# The default (DPoP allowed) offers both schemes, each in a header of its own.
+DPOP_CHALLENGE = f'DPoP realm="{REALM}", algs="ES256 ES384 RS256 PS256 EdDSA"'
 CASES = [
     "no credentials",
     "basic scheme",
@@ -111,7 +113,8 @@ def check_contract(case: Case, response: httpx2.Response) -> None:
         assert challenge == []
         assert int(response.headers["retry-after"]) > 0
         return
-    assert len(challenge) == 1
+    assert len(challenge) == 2
+    assert challenge[1] == DPOP_CHALLENGE
     if case.error is None:  # RFC 6750 3.1: no error code without credentials
         assert challenge[0] == f'Bearer realm="{REALM}"'
         return

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 import httpx2
 import pytest
-from _contract import CASES, REALM, case_named, check_contract, config_for
+from _contract import CASES, DPOP_CHALLENGE, REALM, case_named, check_contract, config_for
 from fastapi import Depends, FastAPI, Request, Security, WebSocket
 from starlette.testclient import TestClient, WebSocketDenialResponse
 
@@ -142,7 +142,7 @@ async def test_without_install_status_and_challenge_still_hold(
     assert weak.status_code == 403
     assert weak.headers["www-authenticate"].startswith('Bearer realm="orders", error=')
     assert weak.json()["detail"]["error"] == "insufficient_scope"
-    assert missing.headers["www-authenticate"] == 'Bearer realm="orders"'
+    assert missing.headers["www-authenticate"] == f'Bearer realm="orders", {DPOP_CHALLENGE}'
 
 
 async def test_middleware_result_is_reused(issuer: LocalIssuer, verifier: Verifier) -> None:
@@ -188,9 +188,15 @@ def test_openapi_bearer_scheme_and_scopes(guard: FastAPIGuard) -> None:
         "description": "An OAuth 2.0 access token (JWT), RFC 6750.",
     }
     paths = schema["paths"]
-    assert paths["/orders"]["get"]["security"] == [{"bearer": ["order:read"]}]
-    assert paths["/orders"]["post"]["security"] == [{"bearer": ["order:write", "order:admin"]}]
-    assert paths["/me"]["get"]["security"] == [{"bearer": []}]
+    assert paths["/orders"]["get"]["security"] == [
+        {"bearer": ["order:read"]},
+        {"dpop": ["order:read"]},
+    ]
+    assert paths["/orders"]["post"]["security"] == [
+        {"bearer": ["order:write", "order:admin"]},
+        {"dpop": ["order:write", "order:admin"]},
+    ]
+    assert paths["/me"]["get"]["security"] == [{"bearer": []}, {"dpop": []}]
     assert "security" not in paths["/public"]["get"]
 
 
@@ -210,7 +216,10 @@ def test_openapi_client_credentials_flow(verifier: Verifier, issuer: LocalIssuer
             "scopes": {"order:read": "Read orders"},
         }
     }
-    assert schema["paths"]["/orders"]["get"]["security"] == [{"genauth": ["order:read"]}]
+    assert schema["paths"]["/orders"]["get"]["security"] == [
+        {"genauth": ["order:read"]},
+        {"dpop": ["order:read"]},
+    ]
 
 
 async def test_docs_page_is_served(client: httpx2.AsyncClient) -> None:
@@ -229,7 +238,9 @@ def test_websocket_dependency(issuer: LocalIssuer) -> None:
         with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("/ws"):
             pass
         assert refused.value.status_code == 401
-        assert refused.value.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+        assert (
+            refused.value.headers["www-authenticate"] == f'Bearer realm="{REALM}", {DPOP_CHALLENGE}'
+        )
         weak = bearer(issuer.mint(scope="order:write"))
         with (
             pytest.raises(WebSocketDenialResponse) as refused,

@@ -32,7 +32,8 @@ def test_requirement_is_a_security_scheme_with_no_sub_dependency(verifier: Verif
         assert isinstance(requirement.call, SecurityBase)
         assert requirement.dependencies == []  # the verification is the call itself
     security = app.openapi()["paths"]["/orders"]["get"]["security"]
-    assert security == [{"bearer": ["order:read"]}]
+    # DPoP allowed (the default): the DPoP scheme is the alternative (RFC 9449 7.1).
+    assert security == [{"bearer": ["order:read"]}, {"dpop": ["order:read"]}]
 
 
 def test_scopes_of_nested_dependencies_are_documented(verifier: Verifier) -> None:
@@ -53,4 +54,5 @@ def test_scopes_of_nested_dependencies_are_documented(verifier: Verifier) -> Non
         return {}
 
     security = app.openapi()["paths"]["/orders"]["post"]["security"]
-    assert security == [{"bearer": ["order:write", "admin", "order:read"]}]
+    scopes = ["order:write", "admin", "order:read"]
+    assert security == [{"bearer": scopes}, {"dpop": scopes}]

@@ -55,7 +55,10 @@ async def test_swagger_ui_points_at_the_prefixed_openapi(verifier: Verifier) -> 
     page = await get(build(verifier), ROOT + "/docs")
     assert f"'{ROOT}/openapi.json'" in page.text
     schema = (await get(build(verifier), ROOT + "/openapi.json")).json()
-    assert schema["paths"]["/api/orders"]["get"]["security"] == [{"bearer": ["order:read"]}]
+    assert schema["paths"]["/api/orders"]["get"]["security"] == [
+        {"bearer": ["order:read"]},
+        {"dpop": ["order:read"]},  # DPoP allowed by default: the alternative scheme
+    ]
 
 
 async def test_protected_paths_stay_protected(verifier: Verifier, issuer: Any) -> None:

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import httpx2
 import pytest
-from _contract import CASES, REALM, case_named, check_contract, config_for
+from _contract import CASES, DPOP_CHALLENGE, REALM, case_named, check_contract, config_for
 from starlette.applications import Starlette
 from starlette.authentication import requires
 from starlette.middleware import Middleware
@@ -135,7 +135,7 @@ async def test_claims_reach_the_handler(issuer: LocalIssuer, protected: httpx2.A
 async def test_protect_mode_guards_routes_without_decorators(protected: httpx2.AsyncClient) -> None:
     response = await protected.get("/me")
     assert response.status_code == 401
-    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}", {DPOP_CHALLENGE}'
 
 
 async def test_identify_mode_lets_anonymous_callers_through(
@@ -160,7 +160,7 @@ async def test_identify_mode_lets_anonymous_callers_through(
     assert invalid.json()["error"] == "invalid_token"
     assert basic.json()["authenticated"] is False  # another scheme: no bearer credentials
     assert needs_token.status_code == 401
-    assert needs_token.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert needs_token.headers["www-authenticate"] == f'Bearer realm="{REALM}", {DPOP_CHALLENGE}'
 
 
 async def test_public_paths(issuer: LocalIssuer, protected: httpx2.AsyncClient) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from _contract import REALM, config_for
+from _contract import DPOP_CHALLENGE, REALM, config_for
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -55,7 +55,7 @@ def test_contract_on_the_wire(issuer: LocalIssuer, served: str) -> None:
         good = client.get("/orders", headers={"authorization": f"Bearer {good_token}"})
         streamed = client.get("/export", headers={"authorization": f"Bearer {good_token}"})
     assert missing.status_code == 401
-    assert missing.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert missing.headers["www-authenticate"] == f'Bearer realm="{REALM}", {DPOP_CHALLENGE}'
     assert malformed.status_code == 400
     assert weak.status_code == 403
     assert weak.json()["scope"] == "order:read"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _contract import REALM, config_for
+from _contract import DPOP_CHALLENGE, REALM, config_for
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import WebSocketRoute
@@ -76,7 +76,7 @@ def test_missing_token_is_refused_with_401(client: TestClient) -> None:
     with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect("/ws"):
         pass
     assert refused.value.status_code == 401
-    assert refused.value.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert refused.value.headers["www-authenticate"] == f'Bearer realm="{REALM}", {DPOP_CHALLENGE}'
 
 
 def test_invalid_token_is_refused_with_401(issuer: LocalIssuer, client: TestClient) -> None:

@@ -86,17 +86,26 @@ async def test_expired_token_says_so(api: httpx2.AsyncClient, issuer: LocalIssue
     assert token not in response.text
 
 
-async def test_caller_reads_and_is_refused_writing(issuer: LocalIssuer) -> None:
+@pytest.mark.parametrize("dpop", ["", "1"], ids=["bearer", "dpop"])
+async def test_caller_reads_and_is_refused_writing(issuer: LocalIssuer, dpop: str) -> None:
     app = create_app({"GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": "order-api"})
     env = {
         "GENAUTH_ISSUER": issuer.issuer,
         "GENAUTH_CLIENT_ID": "order-reader",
         "GENAUTH_CLIENT_SECRET": "reader-secret",
         "GENAUTH_SCOPE": "order:read",
+        "GENAUTH_CLIENT_DPOP": dpop,
     }
+    auth = auth_from_env(env)
+    assert (auth.dpop_key is not None) == bool(dpop)
     async with app.router.lifespan_context(app):
-        calls = await run("http://orders", auth_from_env(env), transport=httpx2.ASGITransport(app))
+        calls = await run("http://orders", auth, transport=httpx2.ASGITransport(app))
     assert [c.status for c in calls] == [200, 200, 403]
+    assert calls[2].challenge is not None
+    # The refusal is answered in the scheme the caller used (RFC 6750 / RFC 9449 7.1).
+    scheme = "DPoP" if dpop else "Bearer"
+    assert f'{scheme} realm="api", ' in calls[2].challenge
+    assert 'error="insufficient_scope"' in calls[2].challenge.split(f"{scheme} realm=")[1]
 
 
 def test_caller_config_names_missing_variables() -> None:
@@ -130,3 +139,5 @@ def test_demo_runs_end_to_end_under_uvicorn(capsys: pytest.CaptureFixture[str]) 
     for line in ("-> 401", "-> 403", "-> 200", "-> 201"):
         assert line in out
     assert "every call answered as expected" in out
+    assert "reader (DPoP)  GET  /api/orders          -> 200" in out
+    assert "DPoP proof replayed" in out
