@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal
@@ -33,10 +33,11 @@ import httpx2
 from ._client import AuthMethod, client_auth
 from ._config import GuardConfig
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
+from ._dpop import ProofChecker
 from ._errors import IntrospectionUnavailable, InvalidToken, Reason
 from ._http import FetchFailed, bounded_request
 from ._token import AccessToken
-from ._verifier import Verifier
+from ._verifier import Verifier, verify_dpop_request
 
 __all__ = [
     "IntrospectingVerifier",
@@ -372,6 +373,18 @@ class IntrospectingVerifier:
         )
         self._max_bytes = config.max_token_bytes
         self._inflight: dict[bytes, asyncio.Task[AccessToken]] = {}
+
+    @property
+    def dpop(self) -> ProofChecker | None:
+        """The DPoP rules (RFC 9449) of the configuration, as the local verifier's."""
+        return self.verifier.dpop
+
+    async def verify_dpop(
+        self, token: str, proof: str | Sequence[str] | None, method: str, url: str
+    ) -> AccessToken:
+        """A DPoP request: the proof, then the token as this verifier checks it (an
+        introspection answer carries ``cnf.jkt``, RFC 9449 section 6.2)."""
+        return await verify_dpop_request(self, token, proof, method, url)
 
     def cached(self, token: str) -> AccessToken | None:
         """A cached active result (and, in ``jwt+introspect``, the local one): no I/O."""

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 
@@ -111,6 +111,40 @@ class _SecretPresence:
 
 
 _SECRET_PRESENT = _SecretPresence()
+
+
+class _DPoPVerifier(Protocol):
+    """What a DPoP request check needs of a verifier (Verifier, IntrospectingVerifier)."""
+
+    @property
+    def dpop(self) -> ProofChecker | None: ...
+
+    def cached(self, token: str) -> AccessToken | None: ...
+
+    async def verify(self, token: str) -> AccessToken: ...
+
+
+async def verify_dpop_request(
+    verifier: _DPoPVerifier,
+    token: str,
+    proof: str | Sequence[str] | None,
+    method: str,
+    url: str,
+) -> AccessToken:
+    """The proof (RFC 9449 section 4.3), then the token by ``verifier``'s own rules,
+    bound to the proof's key (section 7, ``cnf.jkt``); errors in the DPoP challenge."""
+    dpop = verifier.dpop
+    try:
+        if dpop is None:
+            raise InvalidToken(Reason.TYPE, "DPoP-bound tokens are not accepted here")
+        result = dpop.check(proof, method, url, token)
+        access = verifier.cached(token) or await verifier.verify(token)
+        dpop.bind(access, result)
+        dpop.accept(result)
+    except GuardError as error:
+        error.scheme = "DPoP"
+        raise
+    return access
 
 
 class Verifier:
@@ -319,18 +353,7 @@ class Verifier:
         ``proof`` is the ``DPoP`` header (all values sent); ``url`` the request URL the
         caller used. Errors are answered in the ``DPoP`` challenge.
         """
-        dpop = self.dpop
-        try:
-            if dpop is None:
-                raise InvalidToken(Reason.TYPE, "DPoP-bound tokens are not accepted here")
-            result = dpop.check(proof, method, url, token)
-            access = self.cached(token) or await self.verify(token)
-            dpop.bind(access, result)
-            dpop.accept(result)
-        except GuardError as error:
-            error.scheme = "DPoP"
-            raise
-        return access
+        return await verify_dpop_request(self, token, proof, method, url)
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:
         """``alg`` from the allow-list (RFC 8725 3.1), ``kid`` (RFC 7515 4.1.4), ``typ``."""
