@@ -78,17 +78,24 @@ class TokenVerifier(Protocol):
 
 
 class BearerAuth:
-    """``scope["auth"]``: the granted scopes (Starlette's ``AuthCredentials`` shape)."""
+    """``scope["auth"]``: the granted scopes (Starlette's ``AuthCredentials`` shape).
 
-    __slots__ = ("_scopes", "challenge", "realm", "token")
+    ``verifier`` is the verifier that accepted ``token``: a guard reuses the verdict
+    only when it is its own, since another verifier may accept other issuers,
+    audiences or claims.
+    """
+
+    __slots__ = ("_scopes", "challenge", "realm", "token", "verifier")
 
     def __init__(
         self,
         token: AccessToken | None = None,
         realm: str = DEFAULT_REALM,
         challenge: tuple[Sequence[str], bool] = ((), True),
+        verifier: object = None,
     ) -> None:
         self.token = token
+        self.verifier = verifier
         self.realm = realm  # lets route-level checks answer with the middleware's realm
         # (dpop_algs, bearer) for render(): route-level refusals offer the same schemes.
         self.challenge = challenge
@@ -430,7 +437,7 @@ class GuardMiddleware:
             else:
                 token = await authenticate_dpop(self.verifier, self._dpop, scope)
             if token is not None:
-                scope["auth"] = BearerAuth(token, self.realm, self._challenge)
+                scope["auth"] = BearerAuth(token, self.realm, self._challenge, self.verifier)
                 scope["user"] = TokenUser(token)
             elif self.protect:
                 raise MissingCredentials()

@@ -30,12 +30,14 @@ import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus
 
 import httpx2
 
+from ._bounded import BodyTooLarge, BoundedBody, UnreadableBody
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
 from ._dpop_key import DPoPKey
+from ._logsafe import strip_controls
 
 __all__ = [
     "AuthMethod",
@@ -159,6 +161,53 @@ class _Reply:
     headers: httpx2.Headers
     content: bytes
     oversized: bool = False
+    unreadable: str | None = None  # why the body could not be read (coding, corrupt)
+
+
+class _Collect:
+    """A response body read raw and decoded under the size bound (see ``_bounded``)."""
+
+    __slots__ = ("body", "oversized", "problem")
+
+    def __init__(self, response: httpx2.Response, *, decoded: bool = False) -> None:
+        self.oversized = False
+        self.problem: str | None = None
+        self.body: BoundedBody | None = None
+        try:
+            encoding = None if decoded else response.headers.get("content-encoding")
+            self.body = BoundedBody(_MAX_RESPONSE_BYTES, encoding)
+        except UnreadableBody as exc:
+            self.problem = str(exc)
+
+    @classmethod
+    def loaded(cls, response: httpx2.Response) -> _Collect:
+        """A response whose body a transport already read (and decoded) in memory."""
+        body = cls(response, decoded=True)
+        body.feed(response.content)
+        return body
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take one raw chunk; False once reading further is pointless."""
+        if self.body is None:
+            return False
+        try:
+            self.body.feed(chunk)
+            return True
+        except BodyTooLarge:
+            self.oversized = True
+        except UnreadableBody as exc:
+            self.problem = str(exc)
+        self.body = None
+        return False
+
+    def reply(self, response: httpx2.Response) -> _Reply:
+        content = b""
+        if self.body is not None:
+            try:
+                content = self.body.finish()
+            except UnreadableBody as exc:
+                self.problem = str(exc)
+        return _Reply(response.status_code, response.headers, content, self.oversized, self.problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,6 +391,7 @@ class ClientCredentialsAuth(_AuthBase):
         )
         # The last DPoP-Nonce of each origin (RFC 9449 sections 8, 9): issuer and API.
         self._nonces: dict[str, str] = {}
+        self._redaction: re.Pattern[str] | None = None
 
     def __repr__(self) -> str:
         where = f"issuer={self.issuer!r}" if self.issuer else f"token_url={self.token_url!r}"
@@ -569,10 +619,11 @@ class ClientCredentialsAuth(_AuthBase):
             return self._request("GET", url, headers={"Accept": "application/json"})
 
         reply, _ = yield from self._exchange(request, "discovery document")
-        if reply.status_code != 200 or reply.oversized:
+        if reply.status_code != 200 or reply.oversized or reply.unreadable:
             raise TokenResponseError(
                 f"discovery document at {url}: HTTP {reply.status_code}"
-                + (", response too large" if reply.oversized else ""),
+                + (", response too large" if reply.oversized else "")
+                + (f", {reply.unreadable}" if reply.unreadable else ""),
                 status_code=reply.status_code,
             )
         try:
@@ -581,7 +632,7 @@ class ClientCredentialsAuth(_AuthBase):
             raise TokenResponseError(f"discovery document at {url}: {exc}") from None
         if metadata.token_endpoint is None:
             raise TokenResponseError(f"discovery document at {url} has no token_endpoint")
-        logger.debug("discovered token endpoint %s", metadata.token_endpoint)
+        logger.debug("discovered token endpoint %r", metadata.token_endpoint)
         return metadata.token_endpoint
 
     def _exchange(
@@ -591,7 +642,13 @@ class ClientCredentialsAuth(_AuthBase):
         attempt = 0
         while True:
             sent_at = self._clock()
-            outcome = yield build()
+            try:
+                request = build()
+            except (httpx2.InvalidURL, ValueError):
+                # A discovered endpoint that passed the scheme/host checks but that
+                # httpx cannot use (a bad port, say): the documented error, not a crash.
+                raise TokenResponseError(f"{what}: the URL is not usable") from None
+            outcome = yield request
             if isinstance(outcome, _Reply) and outcome.status_code < 500:
                 return outcome, sent_at
             status = outcome.status_code if isinstance(outcome, _Reply) else None
@@ -627,6 +684,8 @@ class ClientCredentialsAuth(_AuthBase):
         data: dict[str, str | list[str]] | None = None,
     ) -> httpx2.Request:
         headers.setdefault("User-Agent", _USER_AGENT)
+        # Bodies are decoded here under the size bound; ask for none to decode.
+        headers.setdefault("Accept-Encoding", "identity")
         # Set here, not by a client: the request may go through a caller's client.
         timeout = httpx2.Timeout(self.timeout).as_dict()
         return httpx2.Request(
@@ -655,6 +714,8 @@ class ClientCredentialsAuth(_AuthBase):
         status = reply.status_code
         if reply.oversized:
             raise TokenResponseError("token response too large", status_code=status)
+        if reply.unreadable:
+            raise TokenResponseError(f"token response: {reply.unreadable}", status_code=status)
         try:
             body: Any = json.loads(reply.content)
         except (ValueError, UnicodeDecodeError, RecursionError):
@@ -725,11 +786,30 @@ class ClientCredentialsAuth(_AuthBase):
         )
 
     def _scrub(self, text: str) -> str:
-        """Server-provided text, without the secret should a server echo it."""
-        secret = self._secret.reveal()
-        for form in {secret, quote_plus(secret)}:
-            text = text.replace(form, "[redacted]")
-        return text[:500]
+        """Server-provided text: no echoed form of the secret, no control characters.
+
+        The forms are every encoding this client sends (raw, form-encoded, percent-
+        encoded, the ``Basic`` value). A short form is redacted only where it stands
+        alone, so a secret such as ``client`` leaves ``invalid_client`` intact.
+        """
+        return strip_controls(self._secret_forms().sub("[redacted]", text))[:500]
+
+    def _secret_forms(self) -> re.Pattern[str]:
+        pattern = self._redaction
+        if pattern is None:
+            secret = self._secret.reveal()
+            forms = {secret, quote_plus(secret), quote(secret, safe="")}
+            for pair in (
+                f"{quote_plus(self.client_id)}:{quote_plus(secret)}",  # what Basic sends
+                f"{self.client_id}:{secret}",  # what other clients send
+            ):
+                forms.add(base64.b64encode(pair.encode()).decode())
+            alternatives = [
+                re.escape(form) if len(form) >= 16 else rf"(?<![\w-]){re.escape(form)}(?![\w-])"
+                for form in sorted(forms, key=len, reverse=True)
+            ]
+            pattern = self._redaction = re.compile("|".join(alternatives))
+        return pattern
 
     # -- the drivers: I/O only -----------------------------------------------------------
 
@@ -773,17 +853,18 @@ class ClientCredentialsAuth(_AuthBase):
             # auth=None: the caller's client may carry this very auth.
             response = client.send(request, auth=None, follow_redirects=False, stream=True)
             try:
-                content, oversized = bytearray(), False
-                for chunk in response.iter_bytes():
-                    content += chunk
-                    if len(content) > _MAX_RESPONSE_BYTES:
-                        oversized = True
-                        break
+                body = _Collect(response)
+                try:
+                    for chunk in response.iter_raw():
+                        if not body.feed(chunk):
+                            break
+                except httpx2.StreamConsumed:  # an in-memory response (mock transports)
+                    body = _Collect.loaded(response)
             finally:
                 response.close()
         except httpx2.RequestError as exc:
             return exc
-        return _Reply(response.status_code, response.headers, bytes(content), oversized)
+        return body.reply(response)
 
     async def _send_async(
         self, request: httpx2.Request, state: _LoopState
@@ -796,17 +877,18 @@ class ClientCredentialsAuth(_AuthBase):
         try:
             response = await client.send(request, auth=None, follow_redirects=False, stream=True)
             try:
-                content, oversized = bytearray(), False
-                async for chunk in response.aiter_bytes():
-                    content += chunk
-                    if len(content) > _MAX_RESPONSE_BYTES:
-                        oversized = True
-                        break
+                body = _Collect(response)
+                try:
+                    async for chunk in response.aiter_raw():
+                        if not body.feed(chunk):
+                            break
+                except httpx2.StreamConsumed:  # an in-memory response (mock transports)
+                    body = _Collect.loaded(response)
             finally:
                 await response.aclose()
         except httpx2.RequestError as exc:
             return exc
-        return _Reply(response.status_code, response.headers, bytes(content), oversized)
+        return body.reply(response)
 
     # -- closing ---------------------------------------------------------------------------
 

@@ -180,6 +180,8 @@ class GuardConfig:
     """Proof ``jti`` values remembered per process (RFC 9449 section 11.1)."""
     trusted_proxies: Sequence[str] = ()
     """Addresses or networks whose forwarded headers give the URL for ``htu``."""
+    reject_id_tokens: bool = True
+    """Refuse ID tokens (``nonce``, ``at_hash``, ``c_hash``, ``s_hash``) as access tokens."""
 
     issuers: tuple[str, ...] = field(init=False)
     audiences: tuple[str, ...] = field(init=False)
@@ -236,6 +238,7 @@ class GuardConfig:
         _positive(self.http_timeout, "http_timeout")
         put("strict_rfc9068", bool(self.strict_rfc9068))
         put("allow_http", bool(self.allow_http))
+        put("reject_id_tokens", bool(self.reject_id_tokens))
         self._check_hmac()
         self._check_introspection()
         self._check_dpop()
@@ -497,4 +500,5 @@ _ENV_OPTIONS: tuple[tuple[str, str, Callable[[str], Any]], ...] = (
     ("dpop_nonce_lifetime", "GENAUTH_DPOP_NONCE_LIFETIME", float),
     ("dpop_replay_cache_size", "GENAUTH_DPOP_REPLAY_CACHE_SIZE", int),
     ("trusted_proxies", "GENAUTH_TRUSTED_PROXIES", _split),
+    ("reject_id_tokens", "GENAUTH_REJECT_ID_TOKENS", _bool),
 )

@@ -50,10 +50,14 @@ def check_url(url: str, *, allow_http: bool = False, what: str = "URL") -> str:
     Tokens and keys fetched over plain HTTP could be altered in transit (RFC 8725 3.9
     on trusting key material; RFC 6749 section 3.2 requires TLS at the token endpoint).
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # a bad port raises only when read
+    except ValueError:  # "http://[::1" and the like
+        raise DiscoveryError(f"{what} is not a valid URL: {url[:200]!r}") from None
+    if parts.scheme not in ("https", "http") or not host:
         raise DiscoveryError(f"{what} must be an absolute https URL, got {url!r}")
-    if parts.scheme == "http" and not allow_http and not is_loopback_host(parts.hostname):
+    if parts.scheme == "http" and not allow_http and not is_loopback_host(host):
         raise DiscoveryError(
             f"{what} uses plain http on a non-loopback host {parts.hostname!r}; "
             "use https, or allow_http=True for development"

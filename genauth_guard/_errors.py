@@ -45,6 +45,8 @@ class Reason(StrEnum):
     TYPE = "type"
     CRIT = "crit"
     INACTIVE = "inactive"
+    ID_TOKEN = "id_token"
+    SENDER_CONSTRAINED = "sender_constrained"
 
 
 class GuardError(Exception):
@@ -125,14 +127,27 @@ class InsufficientScope(GuardError):
 
 
 class KeysUnavailable(GuardError):
-    """The signing keys cannot be fetched and none is cached: HTTP 503, never a 500."""
+    """The signing keys cannot be fetched and none is cached: HTTP 503, never a 500.
+
+    ``description`` goes to any caller, so it names no internal URL or exception;
+    ``detail`` says why for the logs and operators' tools, and is part of ``str()``.
+    """
 
     status = 503
     code = "temporarily_unavailable"
 
-    def __init__(self, description: str = "signing keys unavailable", retry_after: int = 30):
+    def __init__(
+        self,
+        description: str = "signing keys unavailable",
+        retry_after: int = 30,
+        *,
+        detail: str | None = None,
+    ):
         super().__init__(description)
         self.retry_after = retry_after
+        self.detail = detail
+        if detail:
+            self.args = (f"{description} ({detail})",)
 
 
 def _quote(value: str) -> str:

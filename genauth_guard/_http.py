@@ -12,6 +12,8 @@ from collections.abc import Mapping
 
 import httpx2
 
+from ._bounded import BodyTooLarge, BoundedBody, UnreadableBody
+
 __all__ = ["FetchFailed", "bounded_request"]
 
 
@@ -50,12 +52,16 @@ async def bounded_request(
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > max_bytes:
                     raise FetchFailed(f"{url} is larger than {max_bytes} bytes")
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > max_bytes:
-                        raise FetchFailed(f"{url} is larger than {max_bytes} bytes")
-                return response.status_code, bytes(body)
+                # Raw bytes, decoded here under the bound: a server may compress
+                # although asked not to, and httpx decodes a whole chunk at once.
+                body = BoundedBody(max_bytes, response.headers.get("content-encoding"))
+                async for chunk in response.aiter_raw():
+                    body.feed(chunk)
+                return response.status_code, body.finish()
+    except BodyTooLarge:
+        raise FetchFailed(f"{url} is larger than {max_bytes} bytes") from None
+    except UnreadableBody as exc:
+        raise FetchFailed(f"{url}: {exc}") from None
     except TimeoutError:
         raise FetchFailed(f"{url} timed out after {timeout} s") from None
     except (httpx2.HTTPError, httpx2.InvalidURL, OSError) as exc:

@@ -37,7 +37,7 @@ from ._dpop import ProofChecker
 from ._errors import IntrospectionUnavailable, InvalidToken, Reason
 from ._http import FetchFailed, bounded_request
 from ._token import AccessToken
-from ._verifier import Verifier, verify_dpop_request
+from ._verifier import Verifier, binding_refused, verify_dpop_request
 
 __all__ = [
     "IntrospectingVerifier",
@@ -312,6 +312,13 @@ class Introspector:
 TokenCheck = Literal["introspect", "jwt+introspect"]
 
 
+def _binding(access: AccessToken, bound: bool) -> AccessToken:
+    """RFC 9449 section 7.1: ``cnf`` only with proof of possession, and required then."""
+    if ("cnf" in access.claims) is not bound:
+        raise binding_refused(bound)
+    return access
+
+
 class IntrospectingVerifier:
     """A ``TokenVerifier`` that asks the issuer (RFC 7662), with a cache and single flight.
 
@@ -399,10 +406,20 @@ class IntrospectingVerifier:
             return self.verifier.cached(token)
         if self._predicates and self._predicates_accept(entry[0]) is not None:
             return None
-        return entry[0]
+        return _binding(entry[0], False)
 
     async def verify(self, token: str) -> AccessToken:
-        """Verify ``token`` as the mode says; InvalidToken, IntrospectionUnavailable..."""
+        """Verify ``token`` as the mode says; InvalidToken, IntrospectionUnavailable...
+
+        The bearer entry point: a token bound to a key (``cnf``) is refused here.
+        """
+        return await self._check(token, False)
+
+    async def verify_bound(self, token: str) -> AccessToken:
+        """The proof-of-possession path (DPoP): ``cnf`` required instead of refused."""
+        return await self._check(token, True)
+
+    async def _check(self, token: str, bound: bool) -> AccessToken:
         if type(token) is not str:
             raise InvalidToken(Reason.MALFORMED, "token must be a string")
         if not token:
@@ -410,11 +427,12 @@ class IntrospectingVerifier:
         if len(token) > self._max_bytes:
             raise InvalidToken(Reason.TOO_LARGE, "token too large")
         local: AccessToken | None = None
+        locally = self.verifier.verify_bound if bound else self.verifier.verify
         if self._both:
-            local = await self.verifier.verify(token)
+            local = await locally(token)
         elif self._local_jwts and token.startswith("eyJ") and token.count(".") == 2:
             # JWT-shaped (a header that decodes to '{"'): verified locally.
-            return await self.verifier.verify(token)
+            return await locally(token)
         key = token_key(token)
         entry = self.cache.get(key, self._clock())
         if entry is not None:
@@ -429,7 +447,7 @@ class IntrospectingVerifier:
                 refused = self._predicates_accept(access)
                 if refused is not None:
                     raise InvalidToken(Reason.CLAIM, f"claim {refused} not accepted")
-            return access
+            return _binding(access, bound)
         task = self._inflight.get(key)
         if task is None:
             # Single flight: concurrent requests with one new token make one call.
@@ -438,7 +456,7 @@ class IntrospectingVerifier:
             task.add_done_callback(partial(self._landed, key))
         # shield: one cancelled request must not cancel the call the others share.
         access = await asyncio.shield(task)
-        return local or access
+        return local or _binding(access, bound)
 
     def _predicates_accept(self, access: AccessToken) -> str | None:
         """Re-run callable claim checks on a cached answer: the name of one that fails.
@@ -474,7 +492,11 @@ class IntrospectingVerifier:
         try:
             if claims is None:
                 raise InvalidToken(Reason.INACTIVE, "token is not active (introspection)")
-            access, _, not_after = self.verifier.accept_claims(claims, _EMPTY_HEADER, self.issuer)
+            # The binding (cnf sent as bearer or not) is judged per request, not cached:
+            # the same answer serves the bearer and the DPoP path.
+            access, _, not_after = self.verifier.accept_claims(
+                claims, _EMPTY_HEADER, self.issuer, bound="cnf" in claims
+            )
             if claims.get("iss") != self.issuer:
                 raise InvalidToken(Reason.ISSUER, "issuer not accepted (introspection)")
         except InvalidToken as error:

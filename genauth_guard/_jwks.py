@@ -9,12 +9,13 @@ the issuer may be asked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 
 import httpx2
 
@@ -59,7 +60,9 @@ class ParsedJWKS:
     beyond_max_keys: int
 
 
-def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
+def parse_jwks(
+    content: bytes, *, max_keys: int = 64, algorithms: Collection[str] | None = None
+) -> ParsedJWKS:
     """Parse a JWK Set document (RFC 7517 section 5), keeping only usable public keys.
 
     Raises only :class:`JWKSError`, when the document as a whole is unusable (not
@@ -86,6 +89,11 @@ def parse_jwks(content: bytes, *, max_keys: int = 64) -> ParsedJWKS:
         kid = jwk.get("kid") if isinstance(jwk, dict) else None
         kid = kid if isinstance(kid, str) else None
         key, reason = parse_public_jwk(jwk)
+        # A key labelled for an alg the verifier does not allow could never verify an
+        # accepted token; a token naming it is told why (see JWKSKeySource.get_key).
+        alg = key.alg if key is not None else None
+        if alg is not None and algorithms is not None and alg not in algorithms:
+            key, reason = None, f"alg {alg} not in the allow-list"
         if key is not None and key.kid is not None and key.kid in seen:
             key, reason = None, "duplicate kid (the first key with it is used)"
         if key is None:
@@ -102,11 +110,29 @@ class _KeySet:
     by_kid: Mapping[str, VerificationKey]
     keys: tuple[VerificationKey, ...]
     fingerprint: frozenset[tuple[str | None, str, str | None]]
+    # kid -> why the issuer's key of that kid was left out (for a clearer refusal).
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, keys: tuple[VerificationKey, ...]) -> _KeySet:
+    def of(
+        cls,
+        keys: tuple[VerificationKey, ...],
+        previous: _KeySet | None = None,
+        skipped: tuple[SkippedKey, ...] = (),
+    ) -> _KeySet:
+        """The set, reusing ``previous``'s objects for unchanged keys.
+
+        The verified-token cache recognises "the same key" by object identity, so a
+        refetch that changes nothing (or only adds keys) keeps its entries valid, and
+        a key republished with new material under the same kid never matches.
+        """
+        identities = [(k.kid, k.thumbprint, k.alg) for k in keys]
+        if previous is not None:
+            known = {(k.kid, k.thumbprint, k.alg): k for k in previous.keys}
+            keys = tuple(known.get(i, k) for i, k in zip(identities, keys, strict=True))
         by_kid = {k.kid: k for k in keys if k.kid is not None}
-        return cls(by_kid, keys, frozenset((k.kid, k.thumbprint, k.alg) for k in keys))
+        reasons = {s.kid: s.reason for s in skipped if s.kid is not None and s.kid not in by_kid}
+        return cls(by_kid, keys, frozenset(identities), reasons)
 
     def find(self, kid: str | None) -> VerificationKey | None:
         if kid is None:
@@ -168,6 +194,7 @@ class JWKSKeySource:
         max_keys: int = 64,
         allow_http: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        algorithms: Collection[str] | None = None,
     ) -> None:
         if jwks_uri is None and issuer is None:
             raise ValueError("JWKSKeySource needs jwks_uri or issuer (for discovery)")
@@ -211,6 +238,7 @@ class JWKSKeySource:
         self._logged_skips: set[tuple[str | None, str]] = set()
         self._logged_beyond = 0
         self._generation = 0
+        self._algorithms = None if algorithms is None else frozenset(algorithms)
 
     # -- public ------------------------------------------------------------------
 
@@ -243,6 +271,8 @@ class JWKSKeySource:
         key = keyset.find(kid)
         if key is not None:
             return key
+        if kid is not None and kid in keyset.skipped:
+            raise self._skipped(kid, keyset)
         if kid is None:
             raise InvalidToken(
                 Reason.UNKNOWN_KEY,
@@ -260,9 +290,12 @@ class JWKSKeySource:
                 )
             if not await self._flight():
                 raise self._unavailable()
-            key = self._servable_or_raise().find(kid)
+            keyset = self._servable_or_raise()
+            key = keyset.find(kid)
             if key is not None:
                 return key
+            if kid in keyset.skipped:
+                raise self._skipped(kid, keyset)
         raise InvalidToken(
             Reason.UNKNOWN_KEY,
             "no key in the issuer's JWKS matches the token's kid",
@@ -280,6 +313,26 @@ class JWKSKeySource:
         if keyset is None or self._clock() - self._fetched_at >= self._cache_ttl:
             return None
         return keyset.find(kid)
+
+    def serves(self, kid: str | None, key: VerificationKey) -> bool:
+        """Synchronous, no I/O: is ``key`` still this source's key for ``kid``?
+
+        The verified-token cache asks this on every hit. ``key`` must be the very object
+        that verified the token: a key republished under the same kid is another object.
+        Past the TTL a refresh starts in the background (single flight; rate-limited
+        after a failure) and the current keys answer meanwhile, so a withdrawn key stops
+        being honoured one fetch after ``cache_ttl`` even when every request is a hit.
+        False once the keys are older than the stale bound.
+        """
+        keyset = self._keyset
+        if keyset is None:
+            return False
+        age = self._clock() - self._fetched_at
+        if age >= self._cache_ttl:
+            if age > self._stale_max_age:
+                return False
+            self._refresh_soon()
+        return keyset.find(kid) is key
 
     def has_key(self, kid: str | None) -> bool:
         """Cheap, synchronous: is ``kid`` in the current key set (no I/O).
@@ -340,7 +393,9 @@ class JWKSKeySource:
         if self._keyset is not None and self._servable() is None:
             parts.append(f"the last good keys are older than {self._stale_max_age:.0f} s")
         why = "; ".join(parts) or "no keys fetched yet"
-        return KeysUnavailable(f"signing keys unavailable: {why}", self._retry_after())
+        return KeysUnavailable(
+            "signing keys unavailable", self._retry_after(), detail=f"JWKS: {why}"
+        )
 
     def _refill(self) -> None:
         now = self._clock()
@@ -376,6 +431,16 @@ class JWKSKeySource:
             return False
         return await self._flight()
 
+    def _refresh_soon(self) -> None:
+        """Start a refresh unless one is in flight; never waits for it."""
+        if self._inflight is not None or (self._last_failed and not self._take_token()):
+            return
+        with contextlib.suppress(RuntimeError):  # no event loop: the next verify refreshes
+            self._start()
+
+    def _skipped(self, kid: str, keyset: _KeySet) -> InvalidToken:
+        return InvalidToken(Reason.UNKNOWN_KEY, f"key {kid[:64]} skipped: {keyset.skipped[kid]}")
+
     def _start(self) -> asyncio.Task[bool]:
         if self._inflight is None:
             self._inflight = asyncio.get_running_loop().create_task(self._fetch())
@@ -391,7 +456,11 @@ class JWKSKeySource:
         try:
             if self._jwks_uri is None:
                 self._jwks_uri = await self._discover()
-            parsed = parse_jwks(await self._get(self._jwks_uri), max_keys=self._max_keys)
+            parsed = parse_jwks(
+                await self._get(self._jwks_uri),
+                max_keys=self._max_keys,
+                algorithms=self._algorithms,
+            )
             self._store(parsed)
             return True
         except (_FetchFailed, JWKSError, DiscoveryError) as exc:
@@ -445,7 +514,7 @@ class JWKSKeySource:
                 self._max_keys,
             )
         self._logged_beyond = parsed.beyond_max_keys
-        keyset = _KeySet.of(parsed.keys)
+        keyset = _KeySet.of(parsed.keys, self._keyset, parsed.skipped)
         if self._keyset is None or keyset.fingerprint != self._keyset.fingerprint:
             self._generation += 1
         self._keyset = keyset

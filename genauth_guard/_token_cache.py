@@ -2,14 +2,16 @@
 
 Keyed by the exact token string. An entry holds the time interval in which the
 verifier's own time rules (``exp``, ``nbf``, ``iat``, max age, each with the leeway)
-accept the token, and is served only inside it; it is also dropped as soon as the
-signing key leaves the issuer's JWKS (rotation or revocation of a key).
+accept the token, and is served only inside it. It also holds the very key object
+that verified the signature, and is dropped as soon as the key source no longer maps
+the token's ``kid`` to that object: the key left the issuer's JWKS, or another key
+was published under the same ``kid`` (or in place of the one kid-less key).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Protocol
+from typing import Any, Protocol
 
 from ._token import AccessToken
 
@@ -17,15 +19,15 @@ __all__ = ["KeyPresence", "VerifiedTokenCache"]
 
 
 class KeyPresence(Protocol):
-    """The part of a key source the cache needs: a cheap, synchronous membership test."""
+    """The part of a key source the cache needs: a cheap, synchronous identity test."""
 
-    def has_key(self, kid: str | None) -> bool: ...
+    def serves(self, kid: str | None, key: Any) -> bool: ...
 
 
-# (token, verified, not_before, not_after, key source, kid): a plain tuple, the cheapest
-# to build and to unpack. not_before is the first instant verify() would accept the
-# token, not_after the first instant it would reject it again.
-_Entry = tuple[str, AccessToken, float, float, KeyPresence, str | None]
+# (token, verified, not_before, not_after, key source, kid, key): a plain tuple, the
+# cheapest to build and to unpack. not_before is the first instant verify() would
+# accept the token, not_after the first instant it would reject it again.
+_Entry = tuple[str, AccessToken, float, float, KeyPresence, str | None, Any]
 
 # Entries are found by the token's last characters (its signature's tail) and then
 # compared whole. Each request brings a new string object, so Python hashes it anew:
@@ -57,24 +59,24 @@ class VerifiedTokenCache:
 
         ``token`` must be a str (the verifier checks type and size first).
 
-        The hit path is one lookup, two comparisons and one ``has_key`` call.
+        The hit path is one lookup, two comparisons and one ``serves`` call.
         """
         entries = self._entries
         if entries is None:
             return None
-        key = token[-_KEY_CHARS:]
-        entry = entries.get(key)
+        tail = token[-_KEY_CHARS:]
+        entry = entries.get(tail)
         if entry is None:
             return None
-        cached, verified, not_before, not_after, source, kid = entry
+        cached, verified, not_before, not_after, source, kid, key = entry
         if cached != token:
             return None  # same tail, other token: verify() decides, the entry stays
-        if not_before <= now < not_after and source.has_key(kid):
-            entries.move_to_end(key)  # least recently used goes first
+        if not_before <= now < not_after and source.serves(kid, key):
+            entries.move_to_end(tail)  # least recently used goes first
             return verified
-        # Expired, not yet valid under a clock that moved back, or its key was removed:
-        # forget it; verify() decides afresh.
-        del entries[key]
+        # Expired, not yet valid under a clock that moved back, or its key was removed
+        # or replaced: forget it; verify() decides afresh.
+        del entries[tail]
         return None
 
     def put(
@@ -85,11 +87,14 @@ class VerifiedTokenCache:
         not_after: float,
         source: KeyPresence,
         kid: str | None,
+        key: Any,
     ) -> None:
-        """Remember ``verified`` for ``token`` while ``not_before <= now < not_after``."""
+        """Remember ``verified`` for ``token`` while ``not_before <= now < not_after``
+        and while ``source`` still serves ``key`` for ``kid``."""
         entries = self._entries
         if entries is not None and not_before < not_after:
-            entries[token[-_KEY_CHARS:]] = (token, verified, not_before, not_after, source, kid)
+            entry = (token, verified, not_before, not_after, source, kid, key)
+            entries[token[-_KEY_CHARS:]] = entry
             if len(entries) > self.maxsize:
                 entries.popitem(last=False)
 

@@ -1,10 +1,12 @@
 """The verifier: token string -> :class:`AccessToken`, or a :class:`GuardError`.
 
 Order of checks (RFC 8725 section 3, RFC 7519 section 7.2): size and shape, header
-(``alg`` allow-list, ``crit``, ``typ``), issuer chosen by the unverified ``iss``, key
-by ``kid`` from that issuer's JWKS only, signature, then claims. The signature is
-checked with ``cryptography`` directly: the parse and the claim rules stay a small
-fraction of the RSA verify itself.
+(``alg`` allow-list, ``crit``, ``typ``; its JSON work bounded), issuer chosen by the
+unverified ``iss`` found without parsing the payload, key by ``kid`` from that
+issuer's JWKS only, signature, and only then the payload's JSON and the claims. Junk
+therefore costs at most about one signature check. The signature is checked with
+``cryptography`` directly: the parse and the claim rules stay a small fraction of the
+RSA verify itself.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from ._dpop import NonceSource, ProofChecker, ReplayCache
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
 from ._jwa import HMAC_ALGORITHMS, PublicKey, SignatureCheck, signature_check, verify_hmac
 from ._jwks import JWKSKeySource, VerificationKey
-from ._jws import parse_compact
+from ._jws import issuer_hint, named_issuer, parse_claims, split_compact
 from ._scopes import parse_scopes
 from ._token import AccessToken, make_access_token
 from ._token_cache import KeyPresence, VerifiedTokenCache
@@ -47,6 +49,9 @@ _MAX_KID = 256
 # SET...) are other kinds of JWT and are refused (RFC 8725 section 3.11).
 _DEFAULT_TYPES = frozenset({"jwt", "application/jwt", "at+jwt", "application/at+jwt"})
 _RFC9068_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+# Claims only an ID token carries (OIDC Core sections 2 and 3.3.2.11); auth_time is
+# also an access token claim (RFC 9068 section 2.2.1), so it is not among them.
+_ID_TOKEN_CLAIMS = ("nonce", "at_hash", "c_hash", "s_hash")
 
 # A checked header, its alg, signature check, kid and read-only view (_check_header).
 _Verdict = tuple[dict[str, Any], str, SignatureCheck, str | None, Mapping[str, Any]]
@@ -92,6 +97,28 @@ def _compile_check(check: ClaimCheck) -> Callable[[Any], bool]:
     return _equals(check)
 
 
+def _run_check(name: str, check: Callable[[Any], bool], value: Any) -> None:
+    try:
+        ok = bool(check(value))
+    except Exception:
+        logger.warning("claim check for %r raised; token rejected", name, exc_info=True)
+        ok = False
+    if not ok:
+        raise InvalidToken(Reason.CLAIM, f"claim {name} not accepted")
+
+
+def binding_refused(bound: bool) -> InvalidToken:
+    if bound:
+        return InvalidToken(
+            Reason.SENDER_CONSTRAINED, "the access token is not DPoP-bound (no cnf)"
+        )
+    # RFC 9449 section 7.1 (and RFC 8705 section 3): a token bound to a key must not be
+    # usable without proof of possession of that key.
+    return InvalidToken(
+        Reason.SENDER_CONSTRAINED, "sender-constrained token (cnf) sent as a bearer token"
+    )
+
+
 def _key_description(key: VerificationKey) -> str:
     """e.g. ``EC P-256 key for ES256``: what the key serves, for the refusal log."""
     kind = f"{key.kty} {key.crv}" if key.crv else key.kty
@@ -109,6 +136,9 @@ class _SecretPresence:
     def has_key(self, kid: str | None) -> bool:
         return True
 
+    def serves(self, kid: str | None, key: object) -> bool:
+        return True
+
 
 _SECRET_PRESENT = _SecretPresence()
 
@@ -119,9 +149,7 @@ class _DPoPVerifier(Protocol):
     @property
     def dpop(self) -> ProofChecker | None: ...
 
-    def cached(self, token: str) -> AccessToken | None: ...
-
-    async def verify(self, token: str) -> AccessToken: ...
+    async def verify_bound(self, token: str) -> AccessToken: ...
 
 
 async def verify_dpop_request(
@@ -138,7 +166,8 @@ async def verify_dpop_request(
         if dpop is None:
             raise InvalidToken(Reason.TYPE, "DPoP-bound tokens are not accepted here")
         result = dpop.check(proof, method, url, token)
-        access = verifier.cached(token) or await verifier.verify(token)
+        # The bound path of the whole verification: cnf required, not refused.
+        access = await verifier.verify_bound(token)
         dpop.bind(access, result)
         dpop.accept(result)
     except GuardError as error:
@@ -185,6 +214,7 @@ class Verifier:
                     stale_max_age=config.stale_max_age,
                     timeout=config.http_timeout,
                     allow_http=config.allow_http,
+                    algorithms=config.algorithms,
                 )
                 for issuer in config.issuers
             }
@@ -207,6 +237,14 @@ class Verifier:
         self._checks = tuple(
             (name, _compile_check(check)) for name, check in config.claim_checks.items()
         )
+        # Predicates may depend on more than the token (a deny list of jti values), so
+        # they run again on every cache hit; values and lists are cached with the rest.
+        self._live_checks = tuple(
+            (name, check) for name, check in config.claim_checks.items() if callable(check)
+        )
+        self._reject_id_tokens = config.reject_id_tokens
+        # One issuer: its keys are known before the payload is read.
+        self._single = next(iter(self._sources.items())) if len(self._sources) == 1 else None
         self._max_bytes = config.max_token_bytes
         self._strict = config.strict_rfc9068
         self._leeway = config.leeway
@@ -231,25 +269,54 @@ class Verifier:
         """The token from the cache of verified tokens, or None: synchronous, no I/O.
 
         Lets an adapter skip creating and awaiting a coroutine for a reused token; a
-        None means nothing (call :meth:`verify`), never "rejected".
+        None means nothing (call :meth:`verify`), never "rejected". A cached token that
+        is now refused (a predicate claim check fails, a ``cnf``-bound token sent as a
+        bearer token) raises :class:`InvalidToken`, as :meth:`verify` would.
         """
+        return self._hit(token, False)
+
+    def _hit(self, token: Any, bound: bool) -> AccessToken | None:
         cache = self._cache
         # The size check comes before the lookup: hashing a huge string for it would
         # already cost more than rejecting it.
         if cache is None or type(token) is not str or len(token) > self._max_bytes:
             return None
-        return cache.get(token, self._clock())
+        hit = cache.get(token, self._clock())
+        if hit is not None:
+            if ("cnf" in hit.claims) is not bound:
+                raise binding_refused(bound)
+            for name, check in self._live_checks:
+                _run_check(name, check, hit.claims[name])
+        return hit
 
     async def verify(self, token: str) -> AccessToken:
-        """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2)."""
-        hit = self.cached(token)
+        """Verify ``token`` and return its :class:`AccessToken` (RFC 7519 section 7.2).
+
+        The bearer entry point: a token bound to a key (``cnf``) is refused here.
+        """
+        hit = self._hit(token, False)
         if hit is not None:
             return hit
-        header, claims, signing_input, signature = parse_compact(
+        return await self._verify_signed(token, False)
+
+    async def _verify(self, token: str, *, bound: bool) -> AccessToken:
+        """The whole verification; ``bound=True`` requires ``cnf`` instead of refusing it.
+
+        For a proof-of-possession path (RFC 9449), which then checks the proof against
+        the token's ``cnf``. The cache is shared: each path refuses the other's tokens.
+        """
+        hit = self._hit(token, bound)
+        if hit is not None:
+            return hit
+        return await self._verify_signed(token, bound)
+
+    async def _verify_signed(self, token: str, bound: bool) -> AccessToken:
+        """Verify a token not in the cache: signature first, then the payload's claims."""
+        header, payload, signing_input, signature = split_compact(
             token, self._max_bytes, self._header_memo
         )
 
-        # An issuer's tokens share a few headers, and parse_compact hands back the same
+        # An issuer's tokens share a few headers, and split_compact hands back the same
         # dict for the same header bytes: its verdict is remembered by identity (the
         # entry holds the dict, so its id cannot be reused while the entry lives).
         verdict = self._header_verdicts.get(id(header))
@@ -257,26 +324,47 @@ class Verifier:
             verdict = self._check_header(header)
         _, alg, scheme, kid, header_view = verdict
 
-        # Several issuers: the unverified iss only selects whose keys to try; the
-        # signature then proves it (RFC 8725 section 3.8).
-        iss = claims.get("iss")
-        if iss is None:
-            raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
-        source = self._sources.get(iss) if type(iss) is str else None
-        if source is None:
-            raise InvalidToken(
-                Reason.ISSUER, "issuer not accepted", actual=iss, expected=self.config.issuers
-            )
+        # The unverified iss only selects whose keys to try; the signature then proves
+        # it (RFC 8725 section 3.8). It is found without parsing the payload: the JSON
+        # is read only once the signature shows who wrote it. With one issuer there is
+        # nothing to select, and the raw text is read only when something fails.
+        sources = self._sources
+        if self._single is None:
+            named = issuer_hint(payload, sources)
+            if not named:
+                if named is None:
+                    raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
+                raise self._foreign(payload)
+            if len(named) > 1:
+                # Several accepted issuers named (a nested act claim, RFC 8693): those
+                # whose keys hold the kid first; the others are tried on an unknown kid.
+                named = tuple(sorted(named, key=lambda i: not sources[i].has_key(kid)))
+            candidates = named
+        else:
+            candidates = (self._single[0],)
         if alg in self._hmac_algs:
-            return self._verify_hmac(token, alg, claims, signing_input, signature, header_view)
-        try:
-            # Synchronous when the keys are fresh: no coroutine to create and await.
-            key = source.fresh_key(kid) or await source.get_key(kid)
-        except GuardError:
-            raise
-        except Exception:
-            logger.exception("key source failed unexpectedly")
-            raise KeysUnavailable() from None
+            # The shared secret is the key: nothing to select; the parsed iss decides.
+            return self._verify_hmac(
+                token, alg, payload, signing_input, signature, header_view, candidates, bound
+            )
+        for position, iss in enumerate(candidates, 1):
+            source = sources[iss]
+            try:
+                # Synchronous when the keys are fresh: no coroutine to create and await.
+                found = source.fresh_key(kid)
+                if found is None:
+                    self._refuse_foreign(payload)  # before any fetch it could trigger
+                    found = await source.get_key(kid)
+                key = found
+                break
+            except InvalidToken as error:
+                if error.reason is not Reason.UNKNOWN_KEY or position == len(candidates):
+                    raise
+            except GuardError:
+                raise
+            except Exception:
+                logger.exception("key source failed unexpectedly")
+                raise KeysUnavailable() from None
         # RFC 8725 3.1 and RFC 7517 4.4: the key's type, curve and declared alg fix
         # the algs it serves (_jwa.algorithms_for_key); the token's alg must be one.
         if alg not in key.algorithms:
@@ -289,8 +377,22 @@ class Verifier:
         if not signature:
             raise InvalidToken(Reason.SIGNATURE, "signature missing")
         if not scheme(key.key, signing_input, signature):
+            self._refuse_foreign(payload)
             raise InvalidToken(Reason.SIGNATURE, "signature invalid")
-        return self._accept(token, claims, header_view, iss, source, kid)
+        claims = self._signed_claims(payload, iss)
+        return self._accept(token, claims, header_view, iss, source, kid, key, bound)
+
+    def _signed_claims(self, payload: bytes, iss: str) -> dict[str, Any]:
+        """The payload's claims once its signature holds; ``iss`` must be the selected one."""
+        claims = parse_claims(payload)
+        claimed = claims.get("iss", _MISSING)
+        if claimed is _MISSING:
+            raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
+        if claimed != iss or type(claimed) is not str:
+            raise InvalidToken(
+                Reason.ISSUER, "issuer not accepted", actual=claimed, expected=self.config.issuers
+            )
+        return claims
 
     def _accept(
         self,
@@ -300,22 +402,31 @@ class Verifier:
         iss: str,
         presence: KeyPresence,
         kid: str | None,
+        key: object,
+        bound: bool,
     ) -> AccessToken:
-        """Claim rules after a good signature; the AccessToken, remembered in the cache."""
-        access, not_before, not_after = self.accept_claims(claims, header_view, iss)
-        if self._cache is not None:
-            self._cache.put(token, access, not_before, not_after, presence, kid)
+        """Claim rules after a good signature; the AccessToken, remembered in the cache
+        with the very key that verified it."""
+        access, not_before, not_after = self.accept_claims(claims, header_view, iss, bound=bound)
+        if self._cache is not None and type(token) is str:  # bytes-likes: not cached
+            self._cache.put(token, access, not_before, not_after, presence, kid, key)
         return access
 
     def accept_claims(
-        self, claims: dict[str, Any], header_view: Mapping[str, Any], iss: str
+        self,
+        claims: dict[str, Any],
+        header_view: Mapping[str, Any],
+        iss: str,
+        *,
+        bound: bool = False,
     ) -> tuple[AccessToken, float, float]:
         """The claim rules (RFC 7519 7.2 step 10 on) for claims whose origin is proven.
 
         Returns the token and the interval ``[not_before, not_after)`` in which the
         rules accept it. Also applied to introspection responses (RFC 7662 section 2.2).
+        ``bound``: the caller proved possession of the ``cnf`` key (else ``cnf`` refuses).
         """
-        not_before, not_after = self._check_claims(claims, self._clock())
+        not_before, not_after = self._check_claims(claims, self._clock(), bound)
         access = make_access_token(
             MappingProxyType(claims),
             header_view,
@@ -331,18 +442,29 @@ class Verifier:
         self,
         token: str,
         alg: str,
-        claims: dict[str, Any],
+        payload: bytes,
         signing_input: bytes,
         signature: bytes,
         header_view: Mapping[str, Any],
+        candidates: tuple[str, ...],
+        bound: bool,
     ) -> AccessToken:
         """HS* with the configured shared secret only (RFC 7518 3.2, RFC 8725 2.1)."""
         assert self._secret is not None  # GuardConfig enables HS* only with a secret
         if not signature:
             raise InvalidToken(Reason.SIGNATURE, "signature missing")
         if not verify_hmac(alg, self._secret, signing_input, signature):
+            self._refuse_foreign(payload)
             raise InvalidToken(Reason.SIGNATURE, "signature invalid")
-        return self._accept(token, claims, header_view, claims["iss"], _SECRET_PRESENT, None)
+        claims = parse_claims(payload)
+        iss = claims.get("iss", _MISSING)
+        if iss is _MISSING:
+            raise InvalidToken(Reason.MISSING_CLAIM, "missing claim: iss")
+        if type(iss) is not str or iss not in candidates:
+            raise InvalidToken(
+                Reason.ISSUER, "issuer not accepted", actual=iss, expected=self.config.issuers
+            )
+        return self._accept(token, claims, header_view, iss, _SECRET_PRESENT, None, None, bound)
 
     async def verify_dpop(
         self, token: str, proof: str | Sequence[str] | None, method: str, url: str
@@ -354,6 +476,28 @@ class Verifier:
         caller used. Errors are answered in the ``DPoP`` challenge.
         """
         return await verify_dpop_request(self, token, proof, method, url)
+
+    async def verify_bound(self, token: str) -> AccessToken:
+        """The proof-of-possession path of the whole verification: ``cnf`` required
+        instead of refused (the caller checks possession of that key)."""
+        return self._hit(token, True) or await self._verify_signed(token, True)
+
+    def _refuse_foreign(self, payload: bytes) -> None:
+        """One issuer: a token whose raw text names only other issuers is refused as such.
+
+        Called when the key is not at hand or the signature fails, so valid tokens
+        never pay for reading the raw text, and a foreign token triggers no key fetch.
+        """
+        if self._single is not None and issuer_hint(payload, self._sources) == ():
+            raise self._foreign(payload)
+
+    def _foreign(self, payload: bytes) -> InvalidToken:
+        return InvalidToken(
+            Reason.ISSUER,
+            "issuer not accepted",
+            actual=named_issuer(payload),
+            expected=self.config.issuers,
+        )
 
     def _check_header(self, header: dict[str, Any]) -> _Verdict:
         """``alg`` from the allow-list (RFC 8725 3.1), ``kid`` (RFC 7515 4.1.4), ``typ``."""
@@ -388,12 +532,22 @@ class Verifier:
         verdicts[id(header)] = verdict
         return verdict
 
-    def _check_claims(self, claims: Mapping[str, Any], now: float) -> tuple[float, float]:
+    def _check_claims(
+        self, claims: Mapping[str, Any], now: float, bound: bool = False
+    ) -> tuple[float, float]:
         """Claim rules after the signature; returns the interval the token stays valid."""
         leeway = self._leeway
         for name in self._required:
             if name not in claims:
                 raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
+        if ("cnf" in claims) is not bound:
+            raise binding_refused(bound)
+        if self._reject_id_tokens:
+            for name in _ID_TOKEN_CLAIMS:
+                if name in claims:
+                    # OIDC Core 2: an ID token is for the client, not for an API; in
+                    # GenAuth its aud is the app id, often the API's audience too.
+                    raise InvalidToken(Reason.ID_TOKEN, "an ID token is not an access token")
 
         # RFC 7519 4.1.4: reject at or after exp (plus leeway). "exp" is always among
         # the required claims, so it is present here.
@@ -449,13 +603,7 @@ class Verifier:
             value = claims.get(name, _MISSING)
             if value is _MISSING:
                 raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
-            try:
-                ok = bool(check(value))
-            except Exception:
-                logger.warning("claim check for %r raised; token rejected", name, exc_info=True)
-                ok = False
-            if not ok:
-                raise InvalidToken(Reason.CLAIM, f"claim {name} not accepted")
+            _run_check(name, check, value)
         return not_before, not_after
 
     async def warm_up(self) -> None:

@@ -236,13 +236,15 @@ class FastAPIGuard:
     async def authenticate(self, conn: HTTPConnection) -> AccessToken | None:
         """The caller's verified token, or None when none was sent (RFC 6750 section 2).
 
-        Reuses the middleware's result; stores its own in ``scope["auth"]`` and
-        ``scope["user"]`` so ``request.auth`` works and later dependencies reuse it.
+        Reuses a verdict in ``scope["auth"]`` only when this guard's verifier produced it
+        (a middleware or guard sharing the verifier); otherwise verifies with its own.
+        Stores its result in ``scope["auth"]`` and ``scope["user"]`` so ``request.auth``
+        works and later dependencies of this guard reuse it.
         """
         scope = conn.scope
         auth = scope.get("auth")
         token = getattr(auth, "token", None)
-        if isinstance(token, AccessToken):
+        if isinstance(token, AccessToken) and getattr(auth, "verifier", None) is self.verifier:
             return token
         if self._header_only:  # the default: one pass over the headers, memoised parse
             raw = header_token(scope.get("headers", ()), self._max_header, self._parsed)
@@ -258,7 +260,7 @@ class FastAPIGuard:
             token = await authenticate_dpop(self.verifier, self.dpop, scope)
             if token is None:
                 return None
-        scope["auth"] = BearerAuth(token, self.realm, self.challenge)
+        scope["auth"] = BearerAuth(token, self.realm, self.challenge, self.verifier)
         scope["user"] = TokenUser(token)
         return token
 

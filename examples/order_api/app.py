@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel, Field
 
-from genauth_guard import AccessToken, GuardConfig
+from genauth_guard import AccessToken, GuardConfig, GuardMiddleware
 from genauth_guard.fastapi import FastAPIGuard
 
 __all__ = ["create_app"]
@@ -62,6 +62,16 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
     guard = FastAPIGuard(config=config)
     app = FastAPI(title="Order API", version="1.0", lifespan=guard.lifespan)
     guard.install(app)
+    # FastAPI reads and validates a request body before any dependency runs: the
+    # middleware, sharing the guard's verifier, refuses callers without a valid token
+    # first, so they never make the server read (or parse) a body. The dependencies
+    # below reuse its verdict and check each route's scopes.
+    app.add_middleware(
+        GuardMiddleware,
+        verifier=guard.verifier,
+        public_paths=["/api/public", "/docs/*", "/redoc", "/openapi.json"],
+        warm_up=False,  # guard.lifespan warms the keys and closes the verifier
+    )
     store = OrderStore()
 
     Token = Annotated[AccessToken, Depends(guard.require_scopes())]

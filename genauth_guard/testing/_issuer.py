@@ -17,6 +17,7 @@ import secrets
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,10 +38,28 @@ from ._serve import ServerThread
 
 __all__ = ["FaultMode", "LocalClient", "LocalIssuer"]
 
-FaultMode = Literal["error", "hang", "garbage"]
+FaultMode = Literal["error", "hang", "garbage", "gzip", "gzip_bomb", "echo"]
 Endpoint = Literal["discovery", "jwks", "token", "introspection", "revocation"]
 _ENDPOINTS: tuple[Endpoint, ...] = ("discovery", "jwks", "token", "introspection", "revocation")
 _HANG_SECONDS = 30.0
+_BOMB_BYTES = 64 * 1024 * 1024
+
+
+def _gzip_bomb() -> bytes:
+    """A gzip body of ~64 KiB that expands to 64 MiB of spaces (built without holding it)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = b" " * (1024 * 1024)
+    parts = [packer.compress(block) for _ in range(_BOMB_BYTES // len(block))]
+    return b"".join(parts) + packer.flush()
+
+
+def _gzip(response: Response) -> Response:
+    """The same response with a gzip-encoded body, whatever the client accepts."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    body = packer.compress(bytes(response.body)) + packer.flush()
+    headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+    headers["content-encoding"] = "gzip"
+    return Response(body, status_code=response.status_code, headers=headers)
 
 
 @dataclass
@@ -77,6 +96,8 @@ class LocalIssuer:
     ...     issuer.add_client("order-reader", "s3cret", ["order:read"])
     ...     token = issuer.mint(scope="order:read")
     """
+
+    _bomb: bytes | None = None  # built on first use, shared by every issuer
 
     def __init__(
         self,
@@ -257,6 +278,22 @@ class LocalIssuer:
             self._keys.append(new)
         return new
 
+    def republish(self, kid: str | None = None, bits: int = 2048) -> SigningKey:
+        """Replace key ``kid`` (default: the signing key) by a new key under the same kid.
+
+        What an issuer does when it rotates without changing kids (or rotates its one
+        kid-less key): tokens of the old key must stop being accepted.
+        """
+        kid = kid or self.signing_key.kid
+        with self._lock:
+            for index, old in enumerate(self._keys):
+                if old.kid == kid:
+                    new = SigningKey.generate(bits, kid=kid)
+                    new.alg = old.alg
+                    self._keys[index] = new
+                    return new
+        raise KeyError(kid)
+
     def drop_key(self, kid: str) -> None:
         """Stop publishing key ``kid`` now (the end of a rotation's grace period)."""
         with self._lock:
@@ -399,7 +436,12 @@ class LocalIssuer:
     def fail(self, endpoint: Endpoint, mode: FaultMode = "error", times: int | None = None) -> None:
         """Make ``endpoint`` fail: ``error`` (HTTP 503), ``hang`` or ``garbage`` (not JSON).
 
-        ``times`` limits the fault to the next N requests; None keeps it until healed.
+        Misbehaviours a client must survive: ``gzip`` (the normal answer gzip-encoded
+        even when the request asked for ``identity``), ``gzip_bomb`` (64 KiB of gzip
+        expanding to 64 MiB) and, for the token endpoint, ``echo`` (a 400 whose
+        ``error_description`` echoes the request: Authorization header, raw body and
+        decoded parameters, as some proxies and endpoints do). ``times`` limits the
+        fault to the next N requests; None keeps it until healed.
         """
         with self._lock:
             self._state.faults[endpoint] = _Fault(mode, times)
@@ -440,10 +482,30 @@ class LocalIssuer:
                     del self._state.faults[endpoint]
             return fault.mode
 
-    async def _faulty(self, endpoint: Endpoint) -> Response | None:
+    async def _faulty(self, endpoint: Endpoint, request: Request | None = None) -> Response | None:
         mode = self._enter(endpoint)
         if mode is None:
             return None
+        if mode == "gzip" and request is not None:  # discovery, jwks and token
+            return _gzip(await self._answer(endpoint, request))
+        if mode == "gzip_bomb":
+            bomb = type(self)._bomb
+            if bomb is None:
+                bomb = type(self)._bomb = _gzip_bomb()
+            return Response(
+                bomb, media_type="application/json", headers={"content-encoding": "gzip"}
+            )
+        if mode == "echo" and request is not None:
+            raw = (await request.body()).decode("utf-8", "replace")
+            params = dict(parse_qsl(raw, keep_blank_values=True))
+            echoed = " ".join(
+                [
+                    request.headers.get("authorization", ""),
+                    raw,
+                    *(f"{k}={v}" for k, v in params.items()),
+                ]
+            )
+            return _oauth_error("invalid_request", f"echo: {echoed}")
         if mode == "hang":
             generation = self._heals
             deadline = time.monotonic() + self.hang_seconds
@@ -489,17 +551,23 @@ class LocalIssuer:
         }
 
     async def _discovery(self, request: Request) -> Response:
-        return await self._faulty("discovery") or JSONResponse(self.discovery_document())
+        return await self._faulty("discovery", request) or await self._answer("discovery", request)
 
     async def _jwks(self, request: Request) -> Response:
-        return await self._faulty("jwks") or JSONResponse(
-            self.jwks(), headers={"cache-control": "public, max-age=300"}
-        )
+        return await self._faulty("jwks", request) or await self._answer("jwks", request)
 
     async def _token(self, request: Request) -> Response:
-        faulty = await self._faulty("token")
-        if faulty is not None:
-            return faulty
+        return await self._faulty("token", request) or await self._answer("token", request)
+
+    async def _answer(self, endpoint: Endpoint, request: Request) -> Response:
+        """The endpoint's normal answer."""
+        if endpoint == "discovery":
+            return JSONResponse(self.discovery_document())
+        if endpoint == "jwks":
+            return JSONResponse(self.jwks(), headers={"cache-control": "public, max-age=300"})
+        return await self._token_answer(request)
+
+    async def _token_answer(self, request: Request) -> Response:
         params, problem = _parse_form(request.headers.get("content-type", ""), await request.body())
         if problem is not None:
             return _oauth_error("invalid_request", problem)

@@ -10,17 +10,19 @@ from genauth_guard._token import AccessToken
 from genauth_guard._token_cache import VerifiedTokenCache
 from genauth_guard.testing import LocalIssuer
 
+KEY = object()  # stands for the VerificationKey that verified a token
+
 
 class Keys:
-    """A key presence test double for the unit tests of the cache alone."""
+    """A key source test double for the unit tests of the cache alone: kid -> key."""
 
     def __init__(self, *kids: str | None) -> None:
-        self.kids = set(kids)
+        self.kids = dict.fromkeys(kids, KEY)
         self.asked = 0
 
-    def has_key(self, kid: str | None) -> bool:
+    def serves(self, kid: str | None, key: object) -> bool:
         self.asked += 1
-        return kid in self.kids
+        return kid in self.kids and self.kids[kid] is key
 
 
 ACCESS = AccessToken(
@@ -32,7 +34,7 @@ ACCESS = AccessToken(
 def test_unit_hit_inside_the_interval_only() -> None:
     keys = Keys("k1")
     cache = VerifiedTokenCache(10)
-    cache.put("t", ACCESS, 100.0, 200.0, keys, "k1")
+    cache.put("t", ACCESS, 100.0, 200.0, keys, "k1", KEY)
     assert cache.get("t", 100.0) is ACCESS
     assert cache.get("t", 199.9) is ACCESS
     assert cache.get("t", 200.0) is None
@@ -41,28 +43,36 @@ def test_unit_hit_inside_the_interval_only() -> None:
 
 def test_unit_clock_moving_back_before_nbf_misses() -> None:
     cache = VerifiedTokenCache(10)
-    cache.put("t", ACCESS, 100.0, 200.0, Keys("k1"), "k1")
+    cache.put("t", ACCESS, 100.0, 200.0, Keys("k1"), "k1", KEY)
     assert cache.get("t", 99.0) is None
 
 
 def test_unit_key_gone_misses() -> None:
     keys = Keys("k1")
     cache = VerifiedTokenCache(10)
-    cache.put("t", ACCESS, 0.0, 200.0, keys, "k1")
+    cache.put("t", ACCESS, 0.0, 200.0, keys, "k1", KEY)
     assert cache.get("t", 1.0) is ACCESS
     keys.kids.clear()
     assert cache.get("t", 1.0) is None
-    keys.kids.add("k1")
+    keys.kids["k1"] = KEY
     assert cache.get("t", 1.0) is None  # forgotten; verify() must run again
+
+
+def test_unit_other_key_under_the_same_kid_misses() -> None:
+    keys = Keys("k1")
+    cache = VerifiedTokenCache(10)
+    cache.put("t", ACCESS, 0.0, 200.0, keys, "k1", KEY)
+    keys.kids["k1"] = object()  # republished: same kid, another key
+    assert cache.get("t", 1.0) is None
 
 
 def test_unit_bounded_lru() -> None:
     cache = VerifiedTokenCache(2)
     keys = Keys(None)
     for name in ("a", "b"):
-        cache.put(name, ACCESS, 0.0, 9.0, keys, None)
+        cache.put(name, ACCESS, 0.0, 9.0, keys, None, KEY)
     assert cache.get("a", 1.0) is ACCESS  # a is now the most recently used
-    cache.put("c", ACCESS, 0.0, 9.0, keys, None)
+    cache.put("c", ACCESS, 0.0, 9.0, keys, None, KEY)
     assert len(cache) == 2
     assert cache.get("b", 1.0) is None
     assert cache.get("a", 1.0) is ACCESS
@@ -70,14 +80,14 @@ def test_unit_bounded_lru() -> None:
 
 def test_unit_size_zero_is_off() -> None:
     cache = VerifiedTokenCache(0)
-    cache.put("t", ACCESS, 0.0, 9.0, Keys(None), None)
+    cache.put("t", ACCESS, 0.0, 9.0, Keys(None), None, KEY)
     assert cache.get("t", 1.0) is None
     assert len(cache) == 0
 
 
 def test_unit_empty_interval_is_not_stored() -> None:
     cache = VerifiedTokenCache(4)
-    cache.put("t", ACCESS, 5.0, 5.0, Keys(None), None)
+    cache.put("t", ACCESS, 5.0, 5.0, Keys(None), None, KEY)
     assert len(cache) == 0
 
 
@@ -173,7 +183,7 @@ def test_unit_same_tail_other_token_misses_and_keeps_the_entry() -> None:
     keys = Keys("k1")
     cache = VerifiedTokenCache(10)
     real = "header.payload." + "s" * 64
-    cache.put(real, ACCESS, 0.0, 200.0, keys, "k1")
+    cache.put(real, ACCESS, 0.0, 200.0, keys, "k1", KEY)
     forged = "header.other-payload." + "s" * 64
     assert cache.get(forged, 1.0) is None
     assert cache.get(real, 1.0) is ACCESS

@@ -379,7 +379,6 @@ async def test_off_mode_knows_no_dpop(
 
 
 # The rule lives in Verifier.verify (issue 9: cnf-bound tokens refused as bearer).
-@pytest.mark.xfail(reason="needs issue 9's bearer cnf refusal in main", strict=False)
 async def test_dpop_bound_token_sent_as_bearer_is_invalid_token(
     issuer: LocalIssuer, key: DPoPKey, api: httpx2.AsyncClient
 ) -> None:

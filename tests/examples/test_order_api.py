@@ -141,3 +141,47 @@ def test_demo_runs_end_to_end_under_uvicorn(capsys: pytest.CaptureFixture[str]) 
     assert "every call answered as expected" in out
     assert "reader (DPoP)  GET  /api/orders          -> 200" in out
     assert "DPoP proof replayed" in out
+
+
+async def test_no_token_is_refused_before_the_body_is_read(issuer: LocalIssuer) -> None:
+    """Finding 12: neither a malformed nor a huge body is read without a valid token."""
+    app = create_app({"GENAUTH_ISSUER": issuer.issuer, "GENAUTH_AUDIENCE": "order-api"})
+    received: list[str] = []
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        received.append("http.request")
+        return {"type": "http.request", "body": b"{not json" * 1000, "more_body": True}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/orders",
+        "raw_path": b"/api/orders",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"56000000")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("orders", 80),
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 401
+    assert received == []  # the body was never read
+
+
+async def test_malformed_json_without_a_token_is_401_not_422(api: httpx2.AsyncClient) -> None:
+    response = await api.post(
+        "/api/orders", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/api/public"])
+async def test_public_paths_stay_open(api: httpx2.AsyncClient, path: str) -> None:
+    assert (await api.get(path)).status_code == 200
