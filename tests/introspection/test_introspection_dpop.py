@@ -56,6 +56,11 @@ async def test_dpop_bound_tokens_through_introspection(
         stolen = await client.get("/orders", headers=dpop(other, token))
         assert stolen.status_code == 401
         assert "DPoP" in stolen.headers["www-authenticate"]
+        # RFC 9449 7.1: the same token as a bearer token is refused, then DPoP still works.
+        bearer = await client.get("/orders", headers={"authorization": f"Bearer {token}"})
+        assert bearer.status_code == 401
+        assert "cnf" in bearer.json()["error_description"]
+        assert (await client.get("/orders", headers=dpop(key, token))).status_code == 200
         issuer.revoke(token)
         guarded.verifier.cache.clear()  # as after the cache TTL
         revoked = await client.get("/orders", headers=dpop(key, token))
