@@ -413,7 +413,8 @@ class IntrospectingVerifier:
 
         The bearer entry point: a token bound to a key (``cnf``) is refused here.
         """
-        return await self._check(token, False)
+        # A cached answer without a second coroutine: the common case stays cheap.
+        return self.cached(token) or await self._check(token, False)
 
     async def verify_bound(self, token: str) -> AccessToken:
         """The proof-of-possession path (DPoP): ``cnf`` required instead of refused."""
