@@ -14,6 +14,9 @@ Caller side::
     auth = ClientCredentialsAuth(issuer=..., client_id=..., client_secret=...,
                                  scope="order:read")
     httpx2.AsyncClient(auth=auth)
+
+Per-route requirements beyond scopes (roles, claims, predicates, step-up) are built by
+``require_roles``, ``claim_equals``... and passed with the scopes to any adapter.
 """
 
 from ._asgi import GuardMiddleware
@@ -29,7 +32,9 @@ from ._dpop import InMemoryReplayCache, NonceSource, ReplayCache
 from ._dpop_key import DPoPKey
 from ._errors import (
     GuardError,
+    InsufficientPrivileges,
     InsufficientScope,
+    InsufficientUserAuthentication,
     IntrospectionUnavailable,
     InvalidDPoPProof,
     InvalidRequest,
@@ -41,6 +46,16 @@ from ._errors import (
 )
 from ._introspection import IntrospectingVerifier, Introspector, make_verifier
 from ._jwks import JWKSKeySource
+from ._requirements import (
+    Requirement,
+    claim_check,
+    claim_equals,
+    claim_includes,
+    claim_includes_any,
+    require_any_role,
+    require_roles,
+    require_step_up,
+)
 from ._token import AccessToken
 from ._verifier import Verifier
 
@@ -55,7 +70,9 @@ __all__ = [
     "GuardError",
     "GuardMiddleware",
     "InMemoryReplayCache",
+    "InsufficientPrivileges",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "IntrospectingVerifier",
     "IntrospectionUnavailable",
     "Introspector",
@@ -68,11 +85,19 @@ __all__ = [
     "NonceSource",
     "Reason",
     "ReplayCache",
+    "Requirement",
     "TokenEndpointUnavailable",
     "TokenRequestError",
     "TokenResponseError",
     "UseDPoPNonce",
     "Verifier",
     "__version__",
+    "claim_check",
+    "claim_equals",
+    "claim_includes",
+    "claim_includes_any",
     "make_verifier",
+    "require_any_role",
+    "require_roles",
+    "require_step_up",
 ]

@@ -13,7 +13,9 @@ from enum import StrEnum
 
 __all__ = [
     "GuardError",
+    "InsufficientPrivileges",
     "InsufficientScope",
+    "InsufficientUserAuthentication",
     "IntrospectionUnavailable",
     "InvalidDPoPProof",
     "InvalidRequest",
@@ -181,6 +183,7 @@ def _challenge(
         params.append(f"error_description={_quote(error.description)}")
         if isinstance(error, InsufficientScope):
             params.append(f"scope={_quote(' '.join(error.required))}")
+        params.extend(f"{name}={_quote(value)}" for name, value in _step_up_params(error))
     return f"{scheme} " + ", ".join(params) if params else scheme
 
 
@@ -220,9 +223,57 @@ def render(
     body["error_description"] = error.description
     if isinstance(error, InsufficientScope):
         body["scope"] = " ".join(error.required)
+    body.update(_step_up_params(error))
     payload = json.dumps(body, separators=(",", ":")).encode()
     headers.append(("content-length", str(len(payload))))
     return error.status, headers, payload
+
+
+class InsufficientPrivileges(GuardError):
+    """A valid token whose roles or claims miss a route requirement: HTTP 403.
+
+    RFC 6750 section 3.1 ``insufficient_scope`` ("the request requires higher privileges
+    than provided by the access token"): a registered code clients already understand.
+    No ``scope`` attribute is sent, since scopes are not what is missing; the
+    description names the requirement. ``claim`` is the claim it reads, when one.
+    """
+
+    status = 403
+    code = "insufficient_scope"
+
+    def __init__(self, description: str, *, claim: str | None = None) -> None:
+        super().__init__(description)
+        self.claim = claim
+
+
+class InsufficientUserAuthentication(GuardError):
+    """The user's authentication is too weak or too old for the route: HTTP 401.
+
+    RFC 9470 section 3: ``error="insufficient_user_authentication"`` with the
+    ``acr_values`` and ``max_age`` the client must ask for when it logs the user in again.
+    """
+
+    status = 401
+    code = "insufficient_user_authentication"
+
+    def __init__(
+        self, description: str, *, acr_values: Iterable[str] = (), max_age: int | None = None
+    ) -> None:
+        super().__init__(description)
+        self.acr_values = tuple(acr_values)
+        self.max_age = max_age
+
+
+def _step_up_params(error: GuardError) -> list[tuple[str, str]]:
+    """RFC 9470 section 3 auth-params of a step-up refusal, for the challenge and the body."""
+    if not isinstance(error, InsufficientUserAuthentication):
+        return []
+    params: list[tuple[str, str]] = []
+    if error.acr_values:
+        params.append(("acr_values", " ".join(error.acr_values)))
+    if error.max_age is not None:
+        params.append(("max_age", str(error.max_age)))
+    return params
 
 
 class IntrospectionUnavailable(KeysUnavailable):

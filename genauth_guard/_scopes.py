@@ -7,13 +7,14 @@ A scope is an exact string (RFC 6749 section 3.3): ``order:reader`` never satisf
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from ._errors import InsufficientScope, InvalidToken, Reason
+from ._errors import GuardError, InsufficientScope, InvalidToken, Reason
 from ._token import AccessToken
 
-__all__ = ["parse_scopes", "require"]
+__all__ = ["in_token_scheme", "parse_scopes", "require"]
 
+_Refusal = TypeVar("_Refusal", bound=GuardError)
 _NONE: frozenset[str] = frozenset()
 _BLANK = frozenset({""})
 
@@ -60,13 +61,16 @@ def require(token: AccessToken, scopes: Sequence[str], *, any_of: bool = False) 
     granted = token.scopes
     if any_of:
         if granted.isdisjoint(required):
-            raise _in_scheme(InsufficientScope(required, any_of=True), token)
+            raise in_token_scheme(InsufficientScope(required, any_of=True), token)
     elif not granted.issuperset(required):
-        raise _in_scheme(InsufficientScope(required), token)
+        raise in_token_scheme(InsufficientScope(required), token)
 
 
-def _in_scheme(error: InsufficientScope, token: AccessToken) -> InsufficientScope:
-    """A DPoP-bound token came with the DPoP scheme: answer in its challenge (RFC 9449 7.1)."""
+def in_token_scheme(error: _Refusal, token: AccessToken) -> _Refusal:
+    """A DPoP-bound token came with the DPoP scheme: answer in its challenge (RFC 9449 7.1).
+
+    Also used for the route requirements' refusals (roles, claims, step-up).
+    """
     if token.dpop_bound:
         error.scheme = "DPoP"
     return error

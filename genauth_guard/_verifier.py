@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import httpx2
 
+from ._claims import claim_includes_values, claim_value_equals
 from ._config import ClaimCheck, GuardConfig
 from ._dpop import NonceSource, ProofChecker, ReplayCache
 from ._errors import GuardError, InvalidToken, KeysUnavailable, Reason
@@ -70,21 +71,14 @@ def _numeric_date(claims: Mapping[str, Any], name: str) -> int | float | None:
 
 def _equals(expected: Any) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
-        # JSON true is not 1: compare booleans only with booleans.
-        return (type(value) is bool) == (type(expected) is bool) and bool(value == expected)
+        return claim_value_equals(value, expected)  # JSON equality: true is not 1
 
     return check
 
 
 def _includes(expected: tuple[Any, ...]) -> Callable[[Any], bool]:
     def check(value: Any) -> bool:
-        if type(value) is str:
-            present: list[Any] = value.split(" ")
-        elif type(value) is list:
-            present = value
-        else:
-            return False
-        return all(any(_equals(want)(have) for have in present) for want in expected)
+        return claim_includes_values(value, expected)
 
     return check
 

@@ -72,13 +72,31 @@ def _port(value: str) -> int:
     return port
 
 
+def _id_secret_list(value: str, form: str) -> tuple[str, str, list[str]]:
+    """``ID:SECRET:ITEM[,ITEM...]``; items themselves may contain ``:`` (``order:read``)."""
+    first, sep, rest = value.partition(":")
+    second, _, items = rest.partition(":")
+    if not sep or not first or not second:
+        raise argparse.ArgumentTypeError(f"expected {form}, got {value!r}")
+    return first, second, [item for item in items.split(",") if item]
+
+
 def _parse_client(value: str) -> tuple[str, str, list[str]]:
     """``ID:SECRET:SCOPE[,SCOPE...]``; scopes themselves contain ``:`` (``order:read``)."""
-    client_id, sep, rest = value.partition(":")
-    secret, _, scopes = rest.partition(":")
-    if not sep or not client_id or not secret:
-        raise argparse.ArgumentTypeError(f"expected ID:SECRET:SCOPE[,SCOPE...], got {value!r}")
-    return client_id, secret, [s for s in scopes.split(",") if s]
+    return _id_secret_list(value, "ID:SECRET:SCOPE[,SCOPE...]")
+
+
+def _parse_role(value: str) -> tuple[str, list[str]]:
+    """``CODE:PERMISSION[,PERMISSION...]``, e.g. ``order-admin:order:read,order:write``."""
+    code, sep, permissions = value.partition(":")
+    if not sep or not code or not permissions:
+        raise argparse.ArgumentTypeError(f"expected CODE:PERMISSION[,PERMISSION...], got {value!r}")
+    return code, [p for p in permissions.split(",") if p]
+
+
+def _parse_user(value: str) -> tuple[str, str, list[str]]:
+    """``ID:PASSWORD[:ROLE[,ROLE...]]``: a user for the password grant, with role codes."""
+    return _id_secret_list(value, "ID:PASSWORD[:ROLE[,ROLE...]]")
 
 
 def _is_loopback(host: str) -> bool:
@@ -128,6 +146,13 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
             client_id, secret, scopes, opaque=True, dpop=client_id in args.dpop_client
         )
     issuer.dpop_nonce = args.dpop_nonce
+    try:
+        for code, permissions in args.role:
+            issuer.add_role(code, permissions=permissions)
+        for user_id, password, roles in args.user:
+            issuer.add_user(user_id, password, roles=roles)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -153,6 +178,8 @@ def _cmd_issuer(args: argparse.Namespace) -> int:
                     "algorithm": issuer.algorithm,
                     "audience": issuer.audience,
                     "clients": {c.client_id: list(c.scopes) for c in issuer.clients.values()},
+                    "roles": {r.code: sorted(r.permissions) for r in issuer.access.roles.values()},
+                    "users": {u: list(issuer.access.roles_of(u)) for u in issuer.access.users},
                 },
                 indent=2,
             ),
@@ -687,6 +714,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ID:SECRET:SCOPE[,SCOPE...]",
         help="a client (repeatable)",
+    )
+    issuer.add_argument(
+        "--role",
+        type=_parse_role,
+        action="append",
+        default=[],
+        metavar="CODE:PERMISSION[,PERMISSION...]",
+        help="an application role granted permissions (repeatable)",
+    )
+    issuer.add_argument(
+        "--user",
+        type=_parse_user,
+        action="append",
+        default=[],
+        metavar="ID:PASSWORD[:ROLE[,ROLE...]]",
+        help="a user for the password grant, member of roles (repeatable)",
     )
     issuer.add_argument("--token-ttl", type=int, default=3600, help="token lifetime, seconds")
     issuer.add_argument("--rfc9068", action="store_true", help="issue RFC 9068 at+jwt tokens")

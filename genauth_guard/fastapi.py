@@ -55,7 +55,7 @@ from ._bearer import (
 )
 from ._errors import GuardError, MissingCredentials, render
 from ._refusal_log import RefusalLog
-from ._scopes import require
+from ._requirements import Requirement, RouteRequirements, route_requirements
 from ._token import AccessToken
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ class FastAPIGuard:
 
     def install(self, app: FastAPI) -> None:
         """Make refusals answer exactly the contract body, not FastAPI's ``{"detail"}``,
-        and list each route's required scopes in OpenAPI."""
+        and list each route's required scopes (and roles, claims...) in OpenAPI."""
         # One handler serves requests and websockets; Starlette types them apart.
         handler = cast("ExceptionHandler", guard_exception_handler)
         app.add_exception_handler(GuardHTTPException, handler)
@@ -272,20 +272,23 @@ class FastAPIGuard:
             return dpop
         return self.scheme
 
-    def _dependency(self, scopes: tuple[str, ...], any_of: bool) -> TokenDependency:
-        if any_of and not scopes:
-            raise ValueError("require_any_scope needs at least one scope")
-        return _Requirement(self, scopes, any_of, optional=False)
+    def _dependency(self, items: tuple[str | Requirement, ...], any_of: bool) -> TokenDependency:
+        return _Requirement(self, route_requirements(items, any_scope=any_of), optional=False)
 
-    def require_scopes(self, *scopes: str) -> TokenDependency:
+    def require_scopes(self, *scopes: str | Requirement) -> TokenDependency:
         """A dependency giving the :class:`AccessToken` when it holds all of ``scopes``.
 
-        With no scopes, any verified token is enough.
+        Requirements (``require_roles``, ``claim_equals``, ``require_step_up``...) mixed
+        in with the scopes must all be met too. With no scopes, any verified token
+        meeting the requirements is enough.
         """
         return self._dependency(scopes, False)
 
-    def require_any_scope(self, *scopes: str) -> TokenDependency:
-        """A dependency giving the :class:`AccessToken` when it holds one of ``scopes``."""
+    def require_any_scope(self, *scopes: str | Requirement) -> TokenDependency:
+        """A dependency giving the :class:`AccessToken` when it holds one of ``scopes``.
+
+        Requirements mixed in are all needed, whichever scope the token holds.
+        """
         return self._dependency(scopes, True)
 
     def optional(self) -> OptionalTokenDependency:
@@ -293,16 +296,21 @@ class FastAPIGuard:
 
         A token that is sent but invalid is still refused (401).
         """
-        return _Requirement(self, (), False, optional=True)
+        return _Requirement(self, _NOTHING_DECLARED, optional=True)
 
     def _document_scopes(self, app: FastAPI) -> None:
         """Put each route's required scopes in its OpenAPI security requirement.
 
         FastAPI takes those scopes only from ``Security(..., scopes=...)``; the guard's
         requirements are plain ``Depends`` (one level, no sub-dependency on the hot
-        path), so their scopes are added to the generated document here.
+        path), so their scopes are added to the generated document here. Roles, claims
+        and step-up have no place in a security requirement (OpenAPI 3.1 section
+        4.8.30): they are appended to the operation's description, where ``/docs``
+        shows them ("Requires the scope `order:write`; role order-admin.").
         """
         generate = app.openapi
+        if getattr(generate, "genauth_guard", None) is self:
+            return  # installed already: documenting twice would repeat the DPoP alternative
         name = self.documented_scheme.scheme_name
         # Allowed mode: DPoP is an alternative (its own requirement object, RFC 9449 7.1).
         alternative = self.dpop_scheme if self.documented_scheme is self.scheme else None
@@ -314,7 +322,9 @@ class FastAPIGuard:
             for route in app.routes:
                 if not isinstance(route, APIRoute):
                     continue
-                scopes = self._route_scopes(route.dependant)
+                routed = self._route_requirements(route.dependant)
+                scopes = list(dict.fromkeys(s for r in routed for s in r.scopes))
+                lines = [text for r in routed if (text := r.describe())]
                 operations = schema.get("paths", {}).get(route.path_format, {})
                 for method in route.methods or ():
                     operation = operations.get(method.lower())
@@ -325,6 +335,8 @@ class FastAPIGuard:
                             requirement[name] = [*requirement[name], *wanted]
                             if alternative is not None:
                                 security.append({alternative.scheme_name: requirement[name]})
+                    if operation is not None and lines:
+                        _describe(operation, lines)
             if alternative is not None:
                 declared = schema.setdefault("components", {}).setdefault("securitySchemes", {})
                 declared[alternative.scheme_name] = alternative.model.model_dump(
@@ -332,19 +344,31 @@ class FastAPIGuard:
                 )
             return schema
 
+        openapi.genauth_guard = self  # type: ignore[attr-defined]
         app.openapi = openapi  # type: ignore[method-assign]
 
-    def _route_scopes(self, dependant: Dependant) -> list[str]:
-        """Scopes the guard's requirements on a route ask for, in order, once each."""
-        found: list[str] = []
+    def _route_requirements(self, dependant: Dependant) -> list[RouteRequirements]:
+        """What the guard's dependencies on a route declare, in order."""
+        found: list[RouteRequirements] = []
         pending = [dependant]
         while pending:
             current = pending.pop()
             call = current.call
             if isinstance(call, _Requirement) and call.guard is self:
-                found.extend(s for s in call.scopes if s not in found)
+                found.append(call.declared)
             pending.extend(reversed(current.dependencies))
         return found
+
+
+def _describe(operation: dict[str, Any], lines: list[str]) -> None:
+    """Append ``lines`` to an OpenAPI operation's description, each once."""
+    current = operation.get("description") or ""
+    new = [line for line in lines if line not in current]
+    if new:
+        operation["description"] = "\n\n".join([*filter(None, [current]), *new])
+
+
+_NOTHING_DECLARED = route_requirements(())
 
 
 class _Requirement(SecurityBase):
@@ -357,15 +381,14 @@ class _Requirement(SecurityBase):
     shows the same scheme; the scopes are added by :meth:`FastAPIGuard.install`.
     """
 
-    def __init__(
-        self, guard: FastAPIGuard, scopes: tuple[str, ...], any_of: bool, *, optional: bool
-    ) -> None:
+    def __init__(self, guard: FastAPIGuard, declared: RouteRequirements, *, optional: bool) -> None:
         self.guard = guard
         documented = guard.documented_scheme
         self.model = documented.model
         self.scheme_name = documented.scheme_name
-        self.scopes = scopes
-        self.any_of = any_of
+        self.declared = declared  # scopes, roles, claims, step-up (_requirements)
+        self.scopes = declared.scopes
+        self.any_of = declared.any_scope
         self.optional = optional
 
     def __repr__(self) -> str:
@@ -380,8 +403,7 @@ class _Requirement(SecurityBase):
                 if self.optional:
                     return None
                 raise MissingCredentials()
-            if self.scopes:
-                require(token, self.scopes, any_of=self.any_of)
+            self.declared.check(token)
         except GuardError as error:
             log_denial(error, conn.scope, guard.refusals)
             raise GuardHTTPException(error, guard.realm, guard.challenge) from None

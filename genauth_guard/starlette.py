@@ -1,9 +1,12 @@
-"""Starlette endpoint decorators requiring scopes (RFC 6750 section 3.1).
+"""Starlette endpoint decorators requiring scopes (RFC 6750 section 3.1) and more.
 
 They read what :class:`GuardMiddleware` left in ``scope["auth"]``::
 
     @require_scopes("order:read")
     async def orders(request: Request) -> Response: ...
+
+    @require_scopes("order:write", require_roles("order-admin"))  # roles, claims, step-up
+    async def delete_order(request: Request) -> Response: ...
 
 No verified token in the scope (no middleware, or an anonymous caller in ``identify``
 mode) answers 401 without an error code; a token lacking the scopes answers 403
@@ -25,7 +28,7 @@ from starlette.websockets import WebSocket
 from ._asgi import log_denial, send_error
 from ._bearer import DEFAULT_REALM
 from ._errors import GuardError, MissingCredentials, render
-from ._scopes import require
+from ._requirements import Requirement, RouteRequirements, route_requirements
 from ._token import AccessToken
 
 __all__ = ["access_token", "require_any_scope", "require_scopes"]
@@ -40,12 +43,11 @@ def access_token(conn: HTTPConnection) -> AccessToken | None:
     return token if isinstance(token, AccessToken) else None
 
 
-def _check(conn: HTTPConnection, scopes: tuple[str, ...], any_of: bool) -> None:
+def _check(conn: HTTPConnection, declared: RouteRequirements) -> None:
     token = access_token(conn)
     if token is None:
         raise MissingCredentials()
-    if scopes:  # no scopes named: any verified token will do
-        require(token, scopes, any_of=any_of)
+    declared.check(token)  # nothing declared: any verified token will do
 
 
 def _challenge(conn: HTTPConnection) -> tuple[Sequence[str], bool]:
@@ -78,15 +80,16 @@ def _connection(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HTTPConnection
 
 
 def _decorator(
-    scopes: tuple[str, ...], any_of: bool, realm: str | None
+    items: tuple[str | Requirement, ...], any_of: bool, realm: str | None
 ) -> Callable[[Callable[_P, Any]], Callable[_P, Any]]:
-    if any_of and not scopes:
-        raise ValueError("require_any_scope needs at least one scope")
-
-    required = frozenset(scopes)
+    declared = route_requirements(items, any_scope=any_of)
+    required = frozenset(declared.scopes)
+    scopes_only = not declared.rules
 
     def allowed(conn: HTTPConnection) -> bool:
         """The common case, checked inline; refusals go the full way to their error."""
+        if not scopes_only:
+            return False  # requirements run in _check, on every request
         token = getattr(conn.scope.get("auth"), "token", None)
         if type(token) is not AccessToken:
             return False
@@ -104,7 +107,7 @@ def _decorator(
                 if allowed(conn):
                     return await func(*args, **kwargs)
                 try:
-                    _check(conn, scopes, any_of)
+                    _check(conn, declared)
                 except GuardError as error:
                     log_denial(error, conn.scope)
                     if isinstance(conn, WebSocket):
@@ -127,7 +130,7 @@ def _decorator(
         def sync_endpoint(*args: _P.args, **kwargs: _P.kwargs) -> Any:
             conn = _connection(args, kwargs)
             try:
-                _check(conn, scopes, any_of)
+                _check(conn, declared)
             except GuardError as error:
                 log_denial(error, conn.scope)
                 return _error_response(error, _realm(conn, realm), conn)
@@ -139,17 +142,22 @@ def _decorator(
 
 
 def require_scopes(
-    *scopes: str, realm: str | None = None
+    *scopes: str | Requirement, realm: str | None = None
 ) -> Callable[[Callable[_P, Any]], Callable[_P, Any]]:
     """Decorate an endpoint so it runs only for a token holding every one of ``scopes``.
 
-    With no scopes, any verified token is enough (useful in ``identify`` mode).
+    Requirements (``require_roles``, ``claim_equals``, ``require_step_up``...) mixed in
+    with the scopes must all be met too. With no scopes, any verified token meeting
+    the requirements is enough (useful in ``identify`` mode).
     """
     return _decorator(scopes, False, realm)
 
 
 def require_any_scope(
-    *scopes: str, realm: str | None = None
+    *scopes: str | Requirement, realm: str | None = None
 ) -> Callable[[Callable[_P, Any]], Callable[_P, Any]]:
-    """Decorate an endpoint so it runs only for a token holding at least one of ``scopes``."""
+    """Decorate an endpoint so it runs only for a token holding at least one of ``scopes``.
+
+    Requirements mixed in are all needed, whichever scope the token holds.
+    """
     return _decorator(scopes, True, realm)

@@ -18,10 +18,10 @@ import threading
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, HTTPException
 from pydantic import BaseModel, Field
 
-from genauth_guard import AccessToken, GuardConfig, GuardMiddleware
+from genauth_guard import AccessToken, GuardConfig, GuardMiddleware, require_roles
 from genauth_guard.fastapi import FastAPIGuard
 
 __all__ = ["create_app"]
@@ -55,6 +55,13 @@ class OrderStore:
         with self._lock:
             return list(self._orders)
 
+    def remove(self, order_id: int) -> bool:
+        with self._lock:
+            kept = [o for o in self._orders if o.id != order_id]
+            removed = len(kept) != len(self._orders)
+            self._orders = kept
+            return removed
+
 
 def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
     """Build the order API from ``GENAUTH_*`` variables (raises ValueError if missing)."""
@@ -77,6 +84,11 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
     Token = Annotated[AccessToken, Depends(guard.require_scopes())]
     Reader = Annotated[AccessToken, Depends(guard.require_scopes("order:read"))]
     Writer = Annotated[AccessToken, Depends(guard.require_scopes("order:write"))]
+    # GenAuth role code and permission in one declaration: a user token from a member
+    # of the order-admin role, asked with the "roles" scope so it carries the roles claim.
+    Admin = Annotated[
+        AccessToken, Depends(guard.require_scopes("order:write", require_roles("order-admin")))
+    ]
 
     @app.get("/api/public")
     async def public() -> dict[str, str]:
@@ -101,6 +113,12 @@ def create_app(environ: Mapping[str, str] | None = None) -> FastAPI:
     @app.post("/api/orders", status_code=201)
     async def create_order(order: NewOrder, token: Writer) -> Order:
         return store.add(order, token.subject)
+
+    @app.delete("/api/orders/{order_id}", status_code=204)
+    async def delete_order(order_id: int, token: Admin) -> None:
+        """Delete an order: for members of the order-admin role."""
+        if not store.remove(order_id):
+            raise HTTPException(status_code=404, detail="no such order")
 
     return app
 

@@ -1,8 +1,9 @@
 """``make demo``: the order API story end to end, against the built-in local issuer.
 
-Starts the local issuer (clients granted ``order:read``, nothing, ``order:write``) and
-the order API under uvicorn on free loopback ports, runs the callers, prints each call
-with its status, then stops everything it started.
+Starts the local issuer (clients granted ``order:read``, nothing, ``order:write``; users
+in the ``order-admin`` and ``order-clerk`` roles) and the order API under uvicorn on free
+loopback ports, runs the callers, prints each call with its status, then stops everything
+it started.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ CLIENTS = {
     "no-grants": ("nothing-secret", []),
     "order-writer": ("writer-secret", ["order:write"]),
 }
+# GenAuth's console model: application roles granted permissions, users in the roles.
+# Users log in through the app "order-console" (password grant, development only).
+ROLES = {
+    "order-admin": ["order:read", "order:write"],
+    "order-clerk": ["order:read", "order:write"],
+}
+USERS = {"alice": ("alice-pw", "order-admin"), "bob": ("bob-pw", "order-clerk")}
+CONSOLE = ("order-console", "console-secret")
 
 
 def free_port() -> int:
@@ -81,10 +90,31 @@ def show(who: str, made: Call, expected: int) -> bool:
             detail = f"order #{made.body['id']} created by {made.body['created_by']}"
         elif "orders" in made.body:
             detail = f"{len(made.body['orders'])} order(s), read by {made.body['subject']}"
+    elif made.status == 204:
+        detail = "order deleted"
     print(f"{mark}{who:14} {made.method:4} {made.path:20} -> {made.status}  {detail}")
     if made.challenge and made.status in (401, 403):
         print(f"{'':18}WWW-Authenticate: {made.challenge}")
     return ok
+
+
+async def user_token(issuer: LocalIssuer, user: str) -> str:
+    """A user's token from the issuer's token endpoint, with the roles claim asked for."""
+    client_id, client_secret = CONSOLE
+    async with httpx2.AsyncClient(timeout=10) as http:
+        response = await http.post(
+            issuer.token_endpoint,
+            data={
+                "grant_type": "password",
+                "username": user,
+                "password": USERS[user][0],
+                "scope": "order:write roles",
+                "client_id": client_id,
+                "client_secret": client_secret,
+            },
+        )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
 
 
 async def story(issuer: LocalIssuer, api_url: str) -> bool:
@@ -105,8 +135,16 @@ async def story(issuer: LocalIssuer, api_url: str) -> bool:
         ("order-reader", "POST", "/api/orders", {"item": "tea", "quantity": 1}, 403),
         ("order-writer", "POST", "/api/orders", {"item": "coffee beans", "quantity": 2}, 201),
         ("order-reader", "GET", "/api/orders", None, 200),
+        # The admin route needs order:write AND the order-admin role (a user's role).
+        ("order-writer", "DELETE", "/api/orders/1", None, 403),  # M2M: no user, no role
+        ("bob", "DELETE", "/api/orders/1", None, 403),  # order:write, but not an admin
+        ("alice", "DELETE", "/api/orders/1", None, 204),  # order-admin
+        ("order-reader", "GET", "/api/orders", None, 200),
     ]
     clients = {name: httpx2.AsyncClient(base_url=api_url, auth=auth(name)) for name in CLIENTS}
+    for user in USERS:
+        bearer = {"authorization": f"Bearer {await user_token(issuer, user)}"}
+        clients[user] = httpx2.AsyncClient(base_url=api_url, headers=bearer)
     try:
         for who, method, path, body, expected in steps:
             made = await call(clients[who], method, path, body)
@@ -149,15 +187,23 @@ def main() -> int:
     with LocalIssuer(audience=AUDIENCE) as issuer:
         for client_id, (secret, scopes) in CLIENTS.items():
             issuer.add_client(client_id, secret, scopes)
+        issuer.add_client(*CONSOLE)
+        for code, permissions in ROLES.items():
+            issuer.add_role(code, permissions=permissions)
+        for user, (password, role) in USERS.items():
+            issuer.add_user(user, password, roles=[role])
         print(f"local issuer (development only): {issuer.issuer}")
         for client_id, (_, scopes) in CLIENTS.items():
             print(f"  client {client_id:13} granted: {' '.join(scopes) or '(nothing)'}")
+        for user, (_, role) in USERS.items():
+            print(f"  user   {user:13} role: {role} ({' '.join(ROLES[role])})")
         with order_api(issuer) as api_url:
             print(f"order API: {api_url}  (GENAUTH_ISSUER={issuer.issuer})\n")
             ok = asyncio.run(story(issuer, api_url))
         print(
             f"\ntoken requests at the issuer: {issuer.counts['token']} "
-            f"(one per client, reused across calls); JWKS fetches: {issuer.counts['jwks']}"
+            f"(one per client and user, reused across calls); "
+            f"JWKS fetches: {issuer.counts['jwks']}"
         )
     print("demo: every call answered as expected" if ok else "demo: UNEXPECTED RESULTS")
     return 0 if ok else 1

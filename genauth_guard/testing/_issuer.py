@@ -33,6 +33,15 @@ from genauth_guard._discovery import check_url
 from genauth_guard._dpop import NonceSource, ProofChecker
 from genauth_guard._errors import GuardError, UseDPoPNonce
 
+from ._access import (
+    ROLES_SCOPE,
+    AccessDenied,
+    ApplicationAccess,
+    Effect,
+    LocalRole,
+    LocalUser,
+    SubjectType,
+)
 from ._keys import SigningKey
 from ._serve import ServerThread
 
@@ -148,6 +157,7 @@ class LocalIssuer:
         self.port = port
         self.resources: dict[str, set[str]] = {}
         self.clients: dict[str, LocalClient] = {}
+        self.access = ApplicationAccess()  # users, roles, access policies (GenAuth's model)
         self.extra_jwks: list[dict[str, Any]] = []
         # HS256 signs with the app secret (GenAuth's "HS256" app setting); every other
         # alg with a published key pair of its kind.
@@ -249,6 +259,98 @@ class LocalIssuer:
         if audience:
             self.audiences.add(audience)
         return client
+
+    # -- console model: users, roles, access policies ---------------------------------
+
+    def add_user(
+        self,
+        user_id: str,
+        password: str | None = None,
+        *,
+        groups: Iterable[str] = (),
+        roles: Iterable[str] = (),
+    ) -> LocalUser:
+        """Create a user (``sub`` = ``user_id``) in ``groups``, member of ``roles``."""
+        return self.access.add_user(user_id, password, groups=groups, roles=roles)
+
+    def add_role(
+        self,
+        code: str,
+        description: str = "",
+        *,
+        permissions: Iterable[str] = (),
+        members: Iterable[str] = (),
+    ) -> LocalRole:
+        """Create an application role granted ``resource:action`` permissions."""
+        permissions = tuple(permissions)
+        role = self.access.add_role(code, description, permissions=permissions, members=members)
+        for scope in permissions:
+            resource, _, action = scope.partition(":")
+            self.add_resource(resource, [action])
+        return role
+
+    def allow(self, subject_type: SubjectType, subject: str) -> None:
+        """An access policy letting a user, a role's or a group's members in."""
+        self.access.add_policy("allow", subject_type, subject)
+
+    def deny(self, subject_type: SubjectType, subject: str) -> None:
+        """An access policy keeping a user, a role's or a group's members out (deny wins)."""
+        self.access.add_policy("deny", subject_type, subject)
+
+    def set_default_access(self, effect: Effect) -> None:
+        """What happens to users no policy names: ``allow`` (GenAuth's default) or ``deny``."""
+        self.access.default_effect = effect
+
+    def mint_for_user(
+        self,
+        user_id: str,
+        scope: str | Iterable[str] | None = None,
+        *,
+        roles: bool = False,
+        acr: str | None = None,
+        auth_time: float | None = None,
+        audience: str | list[str] | None = None,
+        expires_in: int | None = None,
+        claims: Mapping[str, Any] | None = None,
+        omit: Iterable[str] = (),
+    ) -> str:
+        """A user's access token under the application's rules (the GenAuth console model).
+
+        Its ``scope`` holds the asked permissions the user's roles grant (all of them
+        when ``scope`` is None); ``roles=True`` or the ``roles`` scope adds the
+        ``roles`` claim (the user's role codes). ``auth_time`` (default: now) and
+        ``acr`` say how and when the user logged in (RFC 9470 step-up tests). Raises
+        :class:`AccessDenied` when an access policy denies the user.
+        """
+        asked = None if scope is None else scope.split() if isinstance(scope, str) else list(scope)
+        granted, body = self._user_claims(user_id, asked, roles=roles, auth_time=auth_time)
+        if acr is not None:
+            body["acr"] = acr
+        body.update(claims or {})
+        return self.mint(
+            scope=granted or None,
+            sub=user_id,
+            audience=audience,
+            expires_in=expires_in,
+            claims=body,
+            omit=omit,
+        )
+
+    def _user_claims(
+        self,
+        user_id: str,
+        asked: list[str] | None,
+        *,
+        roles: bool = False,
+        auth_time: float | None = None,
+    ) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The scopes a user's token gets; its ``auth_time`` and ``roles`` claims."""
+        granted = self.access.grant(user_id, asked)
+        # OIDC Core 2: when the user logged in; a token minted now is a login now.
+        body: dict[str, Any] = {"auth_time": int(time.time()) if auth_time is None else auth_time}
+        if roles or (asked is not None and ROLES_SCOPE in asked):
+            body["roles"] = list(self.access.roles_of(user_id))
+        return granted, body
 
     # -- keys -------------------------------------------------------------------------
 
@@ -536,7 +638,7 @@ class LocalIssuer:
                 "client_secret_post",
                 "client_secret_basic",
             ],
-            "grant_types_supported": ["client_credentials"],
+            "grant_types_supported": ["client_credentials", "password"],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_post",
                 "client_secret_basic",
@@ -578,15 +680,15 @@ class LocalIssuer:
         grant_type = params.get("grant_type")
         if not grant_type:
             return _oauth_error("invalid_request", "grant_type is required")
+        if grant_type == "password":
+            return self._password_grant(client, params)
         if grant_type != "client_credentials":
             return _oauth_error("unsupported_grant_type", f"grant_type {grant_type!r}")
         granted = self._grant(client, params.get("scope"))
         if granted is None:
             return _oauth_error("invalid_scope", "none of the requested scopes is granted")
-        audience = params.get("audience") or params.get("resource") or client.audience
+        audience = self._audience(client, params)
         if audience is None:
-            audience = self.audience
-        elif audience not in self.audiences:
             return _oauth_error("invalid_target", "unknown audience or resource")
         proofs = request.headers.getlist("dpop")
         bound: dict[str, Any] = {}
@@ -608,13 +710,7 @@ class LocalIssuer:
                 audience=audience,
                 claims={**self._client_id(client), **bound},
             )
-        body = {
-            "access_token": token,
-            "token_type": "DPoP" if bound else "Bearer",
-            "expires_in": self.token_ttl,
-            "scope": " ".join(granted),
-        }
-        return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
+        return self._token_response(token, granted, "DPoP" if bound else "Bearer")
 
     @property
     def dpop_nonce(self) -> bool:
@@ -723,6 +819,54 @@ class LocalIssuer:
         asked = requested.split()
         granted = tuple(s for s in dict.fromkeys(asked) if s in client.scopes)
         return granted or None
+
+    def _audience(self, client: LocalClient, params: dict[str, str]) -> str | None:
+        """The token's audience: asked (``audience``, RFC 8707 ``resource``) or default."""
+        audience = params.get("audience") or params.get("resource") or client.audience
+        if audience is None:
+            return self.audience
+        return audience if audience in self.audiences else None
+
+    def _password_grant(self, client: LocalClient, params: dict[str, str]) -> Response:
+        """A user's token, RFC 6749 section 4.3 (development only: OAuth 2.1 drops it).
+
+        The scopes follow :meth:`mint_for_user`; a user denied by the access policies
+        gets ``access_denied`` and no token.
+        """
+        username, password = params.get("username"), params.get("password")
+        if not username or password is None:
+            return _oauth_error("invalid_request", "username and password are required")
+        user = self.access.users.get(username)
+        if (
+            user is None
+            or user.password is None
+            or not secrets.compare_digest(user.password.encode(), password.encode())
+        ):
+            return _oauth_error("invalid_grant", "unknown user or wrong password")
+        audience = self._audience(client, params)
+        if audience is None:
+            return _oauth_error("invalid_target", "unknown audience or resource")
+        requested = params.get("scope")
+        asked = requested.split() if requested and requested.strip() else None
+        try:
+            granted, claims = self._user_claims(username, asked)
+        except AccessDenied:
+            return _oauth_error("access_denied", "the application's access policies deny this user")
+        claims.update(self._client_id(client))
+        token = self.mint(scope=granted or None, sub=username, audience=audience, claims=claims)
+        return self._token_response(token, granted)
+
+    def _token_response(
+        self, token: str, granted: Iterable[str], token_type: str = "Bearer"
+    ) -> JSONResponse:
+        """A successful token response, RFC 6749 section 5.1 (never cached)."""
+        body = {
+            "access_token": token,
+            "token_type": token_type,
+            "expires_in": self.token_ttl,
+            "scope": " ".join(granted),
+        }
+        return JSONResponse(body, headers={"cache-control": "no-store", "pragma": "no-cache"})
 
     # -- running ---------------------------------------------------------------------
 

@@ -88,6 +88,9 @@ async def test_async_second_refusal_is_returned_not_looped(
         (403, 'Bearer error="insufficient_scope", scope="order:write"'),
         (403, 'Bearer error="invalid_token"'),  # only a 401 means "refresh"
         (401, 'Basic realm="orders"'),
+        # RFC 9470 step-up: the user must log in again; a new client token cannot help.
+        (401, 'Bearer error="insufficient_user_authentication", max_age="300"'),
+        (403, 'Bearer error="insufficient_scope", error_description="requires role admin"'),
     ],
 )
 def test_other_refusals_are_not_retried(

@@ -136,7 +136,7 @@ def test_missing_configuration_fails_at_startup(missing: str) -> None:
 def test_demo_runs_end_to_end_under_uvicorn(capsys: pytest.CaptureFixture[str]) -> None:
     assert demo.main() == 0
     out = capsys.readouterr().out
-    for line in ("-> 401", "-> 403", "-> 200", "-> 201"):
+    for line in ("-> 401", "-> 403", "-> 200", "-> 201", "-> 204"):
         assert line in out
     assert "every call answered as expected" in out
     assert "reader (DPoP)  GET  /api/orders          -> 200" in out

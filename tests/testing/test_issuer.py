@@ -152,7 +152,7 @@ def test_client_without_grants_gets_a_token_without_scope(issuer: LocalIssuer) -
         ({**GRANT}, None, 401, "invalid_client"),
         ({}, ("order-reader", "reader-secret"), 400, "invalid_request"),
         (
-            {"grant_type": "password"},
+            {"grant_type": "authorization_code"},
             ("order-reader", "reader-secret"),
             400,
             "unsupported_grant_type",
