@@ -22,6 +22,13 @@ import httpx2
 from ._config import GuardConfig
 from ._discovery import discovery_url
 from ._errors import GuardError, InvalidToken
+from ._introspection import (
+    IntrospectingVerifier,
+    _Unusable,
+    api_credentials,
+    introspection_request,
+    parse_introspection_response,
+)
 from ._jwa import HMAC_ALGORITHMS
 from ._jwks import JWKSError, parse_jwks
 from ._jws import parse_compact
@@ -198,6 +205,56 @@ def _check_discovery(
             "give callers the token URL (ClientCredentialsAuth(token_url=...))",
         )
     return document
+
+
+# Not a token anyone was issued: the probe asks only whether the API may ask.
+_PROBE_TOKEN = "genauth-guard-doctor-probe"
+
+
+def _check_introspection(
+    report: Report, http: httpx2.Client, config: GuardConfig, document: Any
+) -> None:
+    """The introspection endpoint answers the API's credentials (RFC 7662 2.1, 2.2)."""
+    advertised = document.get("introspection_endpoint") if isinstance(document, dict) else None
+    endpoint = config.introspection_endpoint or advertised
+    if not isinstance(endpoint, str):
+        report.add(
+            "problem",
+            "introspect",
+            "no introspection endpoint: the discovery document has none and none is configured",
+            "set GENAUTH_INTROSPECTION_ENDPOINT (GenAuth: "
+            "https://{app-domain}/oidc/token/introspection)",
+        )
+        return
+    headers, form = introspection_request(_PROBE_TOKEN, *api_credentials(config))
+    try:
+        response = http.post(endpoint, headers=headers, data=form)
+    except httpx2.HTTPError as exc:
+        report.add("problem", "introspect", f"{endpoint} is unreachable ({type(exc).__name__})")
+        return
+    if response.status_code in (400, 401, 403):
+        report.add(
+            "problem",
+            "introspect",
+            f"{endpoint} refused the API's credentials (HTTP {response.status_code})",
+            "check GENAUTH_INTROSPECTION_CLIENT_ID, GENAUTH_INTROSPECTION_CLIENT_SECRET and "
+            "the client authentication method (post or basic)",
+        )
+        return
+    try:
+        answer = parse_introspection_response(response.content[:_MAX_DOCUMENT])
+    except _Unusable as exc:
+        report.add("problem", "introspect", f"{endpoint}: HTTP {response.status_code}, {exc}")
+        return
+    if response.status_code != 200 or answer is not None:
+        report.add(
+            "problem",
+            "introspect",
+            f"{endpoint} answered HTTP {response.status_code}"
+            + (", and called a made-up token active" if answer is not None else ""),
+        )
+        return
+    report.add("ok", "introspect", f"{endpoint} answers the API's credentials")
 
 
 def _check_jwks(
@@ -378,8 +435,12 @@ def diagnose(
             found = _check_jwks(report, client, jwks_uri if isinstance(jwks_uri, str) else None)
             if found is not None:
                 kids = (kids or set()) | found
+            if config.token_check != "jwt":
+                _check_introspection(report, client, config, document)
         if token is not None:
-            _check_token(report, config, token, kids, clock())
+            # An opaque token has no header or claims to read: only the verdict says.
+            if config.token_check == "jwt" or token.count(".") == 2:
+                _check_token(report, config, token, kids, clock())
             _verify(report, config, token, clock)
     finally:
         if http is None:
@@ -391,7 +452,12 @@ def _verify(report: Report, config: GuardConfig, token: str, clock: Callable[[],
     """The verdict of the real verifier, which decides the exit status."""
 
     async def run() -> None:
-        async with Verifier(config, clock=clock) as verifier:
+        verifier = (
+            Verifier(config, clock=clock)
+            if config.token_check == "jwt"
+            else IntrospectingVerifier(config, clock=clock)
+        )
+        async with verifier:
             await verifier.verify(token)
 
     try:

@@ -552,7 +552,12 @@ class ProofChecker:
             raise _invalid("proof too old (iat)")
         if access_token is not None:
             ath = claims.get("ath")
-            if type(ath) is not str or not hmac.compare_digest(ath, self._ath(access_token)):
+            # compare_digest takes ASCII str only; a non-ASCII ath can never match.
+            if (
+                type(ath) is not str
+                or not ath.isascii()
+                or not hmac.compare_digest(ath, self._ath(access_token))
+            ):
                 raise _invalid("proof ath does not match the access token")
         nonces = self.nonces
         if nonces is not None:

@@ -25,7 +25,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, Literal
@@ -35,10 +35,16 @@ import httpx2
 from ._client import AuthMethod, client_auth
 from ._config import GuardConfig
 from ._discovery import DiscoveryError, check_url, discovery_url, parse_provider_metadata
+from ._dpop import ProofChecker
 from ._errors import GuardError, IntrospectionUnavailable, InvalidToken, KeysUnavailable, Reason
 from ._http import FetchFailed, bounded_request, bounded_request_sync
 from ._token import AccessToken
-from ._verifier import Verifier
+from ._verifier import (
+    Verifier,
+    binding_refused,
+    verify_dpop_request,
+    verify_dpop_request_sync,
+)
 
 __all__ = [
     "IntrospectingVerifier",
@@ -67,6 +73,18 @@ _sha256 = hashlib.sha256
 def token_key(token: str) -> bytes:
     """The cache key of a token: its SHA-256, so the cache never holds the token."""
     return _sha256(token.encode()).digest()
+
+
+def api_credentials(config: GuardConfig) -> tuple[str, str, AuthMethod]:
+    """The API's client id, secret and authentication method for introspection."""
+    if not config.introspection_client_id or not config.introspection_client_secret:
+        raise ValueError("introspection needs introspection_client_id and ..._client_secret")
+    method: AuthMethod = (
+        "client_secret_basic"
+        if config.introspection_auth_method == "client_secret_basic"
+        else "client_secret_post"
+    )
+    return config.introspection_client_id, config.introspection_client_secret, method
 
 
 def introspection_request(
@@ -362,6 +380,13 @@ class Introspector:
 TokenCheck = Literal["introspect", "jwt+introspect"]
 
 
+def _binding(access: AccessToken, bound: bool) -> AccessToken:
+    """RFC 9449 section 7.1: ``cnf`` only with proof of possession, and required then."""
+    if ("cnf" in access.claims) is not bound:
+        raise binding_refused(bound)
+    return access
+
+
 class _Answer:
     """One introspection call shared by the threads asking about the same token."""
 
@@ -407,17 +432,11 @@ class IntrospectingVerifier:
             self._owned.append(verifier)
         self.verifier = verifier
         if introspector is None:
-            assert config.introspection_client_id
-            assert config.introspection_client_secret
-            method: AuthMethod = (
-                "client_secret_basic"
-                if config.introspection_auth_method == "client_secret_basic"
-                else "client_secret_post"
-            )
+            client_id, client_secret, method = api_credentials(config)
             introspector = Introspector(
                 issuer=self.issuer,
-                client_id=config.introspection_client_id,
-                client_secret=config.introspection_client_secret,
+                client_id=client_id,
+                client_secret=client_secret,
                 endpoint=config.introspection_endpoint,
                 auth_method=method,
                 http_client=http_client,
@@ -443,6 +462,24 @@ class IntrospectingVerifier:
         self._lock = threading.Lock()
         self._thread_flights: dict[bytes, _Answer] = {}
 
+    @property
+    def dpop(self) -> ProofChecker | None:
+        """The DPoP rules (RFC 9449) of the configuration, as the local verifier's."""
+        return self.verifier.dpop
+
+    async def verify_dpop(
+        self, token: str, proof: str | Sequence[str] | None, method: str, url: str
+    ) -> AccessToken:
+        """A DPoP request: the proof, then the token as this verifier checks it (an
+        introspection answer carries ``cnf.jkt``, RFC 9449 section 6.2)."""
+        return await verify_dpop_request(self, token, proof, method, url)
+
+    def verify_dpop_sync(
+        self, token: str, proof: str | Sequence[str] | None, method: str, url: str
+    ) -> AccessToken:
+        """:meth:`verify_dpop` for synchronous code."""
+        return verify_dpop_request_sync(self, token, proof, method, url)
+
     def cached(self, token: str) -> AccessToken | None:
         """A cached active result (and, in ``jwt+introspect``, the local one): no I/O."""
         if type(token) is not str or len(token) > self._max_bytes:
@@ -456,17 +493,39 @@ class IntrospectingVerifier:
             return self.verifier.cached(token)
         if self._predicates and self._predicates_accept(entry[0]) is not None:
             return None
-        return entry[0]
+        return _binding(entry[0], False)
 
     async def verify(self, token: str) -> AccessToken:
-        """Verify ``token`` as the mode says; InvalidToken, IntrospectionUnavailable..."""
+        """Verify ``token`` as the mode says; InvalidToken, IntrospectionUnavailable...
+
+        The bearer entry point: a token bound to a key (``cnf``) is refused here.
+        """
+        # A cached answer without a second coroutine: the common case stays cheap.
+        return self.cached(token) or await self._check(token, False)
+
+    async def verify_bound(self, token: str) -> AccessToken:
+        """The proof-of-possession path (DPoP): ``cnf`` required instead of refused."""
+        return await self._check(token, True)
+
+    def verify_sync(self, token: str) -> AccessToken:
+        """:meth:`verify` for synchronous code: the same rules and cache; threads with
+        one new token share one introspection call."""
+        return self.cached(token) or self._check_sync(token, False)
+
+    def verify_bound_sync(self, token: str) -> AccessToken:
+        """:meth:`verify_bound` for synchronous code."""
+        return self._check_sync(token, True)
+
+    async def _check(self, token: str, bound: bool) -> AccessToken:
+        step = self._local_step(token)
+        locally = self.verifier.verify_bound if bound else self.verifier.verify
         local: AccessToken | None = None
-        if self._local_step(token) == "both":
-            local = await self.verifier.verify(token)
-        elif self._local_step(token) == "only":
-            return await self.verifier.verify(token)
+        if step == "both":
+            local = await locally(token)
+        elif step == "only":
+            return await locally(token)
         key = token_key(token)
-        hit = self._cached_answer(key, local)
+        hit = self._cached_answer(key, local, bound)
         if hit is not None:
             return hit
         task = self._inflight.get(key)
@@ -477,18 +536,18 @@ class IntrospectingVerifier:
             task.add_done_callback(partial(self._landed, key))
         # shield: one cancelled request must not cancel the call the others share.
         access = await asyncio.shield(task)
-        return local or access
+        return local or _binding(access, bound)
 
-    def verify_sync(self, token: str) -> AccessToken:
-        """:meth:`verify` for synchronous code: the same rules and cache; threads with
-        one new token share one introspection call."""
+    def _check_sync(self, token: str, bound: bool) -> AccessToken:
+        step = self._local_step(token)
+        locally = self.verifier.verify_bound_sync if bound else self.verifier.verify_sync
         local: AccessToken | None = None
-        if self._local_step(token) == "both":
-            local = self.verifier.verify_sync(token)
-        elif self._local_step(token) == "only":
-            return self.verifier.verify_sync(token)
+        if step == "both":
+            local = locally(token)
+        elif step == "only":
+            return locally(token)
         key = token_key(token)
-        hit = self._cached_answer(key, local)
+        hit = self._cached_answer(key, local, bound)
         if hit is not None:
             return hit
         with self._lock:
@@ -506,13 +565,12 @@ class IntrospectingVerifier:
                 with self._lock:
                     del self._thread_flights[key]
                 flight.done.set()
-            return local or flight.token
         # Bounded: one call (discovery and introspection, each time-bounded) at most.
-        if not flight.done.wait(2 * self.config.http_timeout + 1.0):
+        elif not flight.done.wait(2 * self.config.http_timeout + 1.0):
             raise self.introspector._unavailable()
         if flight.token is None:
             raise self._shared_refusal(flight)
-        return local or flight.token
+        return local or _binding(flight.token, bound)
 
     def _local_step(self, token: str) -> Literal["both", "only", "none"]:
         """The checks before the cache, no I/O; and what the local verifier must do."""
@@ -528,7 +586,9 @@ class IntrospectingVerifier:
             return "only"  # JWT-shaped (a header that decodes to '{"'): verified locally
         return "none"
 
-    def _cached_answer(self, key: bytes, local: AccessToken | None) -> AccessToken | None:
+    def _cached_answer(
+        self, key: bytes, local: AccessToken | None, bound: bool
+    ) -> AccessToken | None:
         """The cached answer for ``key``: the token, a raised refusal, or None (ask)."""
         entry = self.cache.get(key, self._clock())
         if entry is None:
@@ -544,7 +604,7 @@ class IntrospectingVerifier:
             refused = self._predicates_accept(access)
             if refused is not None:
                 raise InvalidToken(Reason.CLAIM, f"claim {refused} not accepted")
-        return access
+        return _binding(access, bound)
 
     def _shared_refusal(self, flight: _Answer) -> GuardError:
         """The leader's error, as a new one for a waiting thread (same kind and words)."""
@@ -609,7 +669,11 @@ class IntrospectingVerifier:
         try:
             if claims is None:
                 raise InvalidToken(Reason.INACTIVE, "token is not active (introspection)")
-            access, _, not_after = self.verifier.accept_claims(claims, _EMPTY_HEADER, self.issuer)
+            # The binding (cnf sent as bearer or not) is judged per request, not cached:
+            # the same answer serves the bearer and the DPoP path.
+            access, _, not_after = self.verifier.accept_claims(
+                claims, _EMPTY_HEADER, self.issuer, bound="cnf" in claims
+            )
             if claims.get("iss") != self.issuer:
                 raise InvalidToken(Reason.ISSUER, "issuer not accepted (introspection)")
         except InvalidToken as error:

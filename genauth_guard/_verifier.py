@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import MappingProxyType, TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 
@@ -131,7 +131,7 @@ def _run_check(name: str, check: Callable[[Any], bool], value: Any) -> None:
         raise InvalidToken(Reason.CLAIM, f"claim {name} not accepted")
 
 
-def _binding_refused(bound: bool) -> InvalidToken:
+def binding_refused(bound: bool) -> InvalidToken:
     if bound:
         return InvalidToken(
             Reason.SENDER_CONSTRAINED, "the access token is not DPoP-bound (no cnf)"
@@ -165,6 +165,66 @@ class _SecretPresence:
 
 
 _SECRET_PRESENT = _SecretPresence()
+
+
+class _DPoPVerifier(Protocol):
+    """What a DPoP request check needs of a verifier (Verifier, IntrospectingVerifier)."""
+
+    @property
+    def dpop(self) -> ProofChecker | None: ...
+
+    async def verify_bound(self, token: str) -> AccessToken: ...
+
+
+class _SyncDPoPVerifier(Protocol):
+    """What the sync DPoP request check needs of a verifier."""
+
+    @property
+    def dpop(self) -> ProofChecker | None: ...
+
+    def verify_bound_sync(self, token: str) -> AccessToken: ...
+
+
+async def verify_dpop_request(
+    verifier: _DPoPVerifier,
+    token: str,
+    proof: str | Sequence[str] | None,
+    method: str,
+    url: str,
+) -> AccessToken:
+    """The proof (RFC 9449 section 4.3), then the token by ``verifier``'s own rules,
+    bound to the proof's key (section 7, ``cnf.jkt``); errors in the DPoP challenge."""
+    with _dpop_scheme():
+        dpop, result = _dpop_proof(verifier.dpop, token, proof, method, url)
+        # The bound path of the whole verification: cnf required, not refused.
+        access = await verifier.verify_bound(token)
+        dpop.bind(access, result)
+        dpop.accept(result)
+    return access
+
+
+def verify_dpop_request_sync(
+    verifier: _SyncDPoPVerifier,
+    token: str,
+    proof: str | Sequence[str] | None,
+    method: str,
+    url: str,
+) -> AccessToken:
+    """:func:`verify_dpop_request` for synchronous code (the same steps)."""
+    with _dpop_scheme():
+        dpop, result = _dpop_proof(verifier.dpop, token, proof, method, url)
+        access = verifier.verify_bound_sync(token)
+        dpop.bind(access, result)
+        dpop.accept(result)
+    return access
+
+
+def _dpop_proof(
+    dpop: ProofChecker | None, token: str, proof: str | Sequence[str] | None, method: str, url: str
+) -> tuple[ProofChecker, ProofResult]:
+    if dpop is None:
+        raise InvalidToken(Reason.TYPE, "DPoP-bound tokens are not accepted here")
+    return dpop, dpop.check(proof, method, url, token)
 
 
 class Verifier:
@@ -281,7 +341,7 @@ class Verifier:
         hit = cache.get(token, self._clock())
         if hit is not None:
             if ("cnf" in hit.claims) is not bound:
-                raise _binding_refused(bound)
+                raise binding_refused(bound)
             for name, check in self._live_checks:
                 _run_check(name, check, hit.claims[name])
         return hit
@@ -535,32 +595,22 @@ class Verifier:
         ``proof`` is the ``DPoP`` header (all values sent); ``url`` the request URL the
         caller used. Errors are answered in the ``DPoP`` challenge.
         """
-        with _dpop_scheme():
-            dpop, result = self._dpop_proof(token, proof, method, url)
-            # The bound path of the whole verification: cnf required, not refused.
-            access = self._hit(token, True) or await self._verify_signed(token, True)
-            dpop.bind(access, result)
-            dpop.accept(result)
-        return access
+        return await verify_dpop_request(self, token, proof, method, url)
+
+    async def verify_bound(self, token: str) -> AccessToken:
+        """The proof-of-possession path of the whole verification: ``cnf`` required
+        instead of refused (the caller checks possession of that key)."""
+        return self._hit(token, True) or await self._verify_signed(token, True)
 
     def verify_dpop_sync(
         self, token: str, proof: str | Sequence[str] | None, method: str, url: str
     ) -> AccessToken:
         """:meth:`verify_dpop` for synchronous code: same proof rules and replay cache."""
-        with _dpop_scheme():
-            dpop, result = self._dpop_proof(token, proof, method, url)
-            access = self._hit(token, True) or self._verify_signed_sync(token, True)
-            dpop.bind(access, result)
-            dpop.accept(result)
-        return access
+        return verify_dpop_request_sync(self, token, proof, method, url)
 
-    def _dpop_proof(
-        self, token: str, proof: str | Sequence[str] | None, method: str, url: str
-    ) -> tuple[ProofChecker, ProofResult]:
-        dpop = self.dpop
-        if dpop is None:
-            raise InvalidToken(Reason.TYPE, "DPoP-bound tokens are not accepted here")
-        return dpop, dpop.check(proof, method, url, token)
+    def verify_bound_sync(self, token: str) -> AccessToken:
+        """:meth:`verify_bound` for synchronous code."""
+        return self._hit(token, True) or self._verify_signed_sync(token, True)
 
     def _refuse_foreign(self, payload: bytes) -> None:
         """One issuer: a token whose raw text names only other issuers is refused as such.
@@ -621,7 +671,7 @@ class Verifier:
             if name not in claims:
                 raise InvalidToken(Reason.MISSING_CLAIM, f"missing claim: {name}")
         if ("cnf" in claims) is not bound:
-            raise _binding_refused(bound)
+            raise binding_refused(bound)
         if self._reject_id_tokens:
             for name in _ID_TOKEN_CLAIMS:
                 if name in claims:
