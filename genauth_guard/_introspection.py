@@ -153,8 +153,10 @@ class IntrospectionCache:
         entry = self._entries.get(key)
         if entry is None or now >= entry[1]:
             return None
-        with contextlib.suppress(KeyError):  # dropped meanwhile by another thread
+        try:  # noqa: SIM105 (suppress() would build a context manager on every hit)
             self._entries.move_to_end(key)
+        except KeyError:  # dropped meanwhile by another thread
+            pass
         return entry
 
     def stale(self, key: bytes, now: float) -> AccessToken | None:
