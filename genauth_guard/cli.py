@@ -374,6 +374,26 @@ _AUTH_METHODS: dict[str, AuthMethod] = {
 }
 
 
+def _add_client_parser_options(
+    parser: argparse.ArgumentParser, endpoint_flag: str, endpoint: str
+) -> None:
+    """The options :func:`_client_options` reads: where to go and as which client."""
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--issuer", help=f"issuer URL; the {endpoint} is discovered")
+    where.add_argument(endpoint_flag, help=f"{endpoint} URL (no discovery)")
+    parser.add_argument("--client-id", help="client id (or GENAUTH_CLIENT_ID)")
+    parser.add_argument("--client-secret", help="prefer GENAUTH_CLIENT_SECRET")
+    parser.add_argument(
+        "--auth-method",
+        choices=sorted(_AUTH_METHODS),
+        default="post",
+        help="client authentication: post (GenAuth's default) or basic",
+    )
+    parser.add_argument(
+        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
+    )
+
+
 def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     token = commands.add_parser(
         "token",
@@ -384,11 +404,7 @@ def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "options; prefer the environment for the secret. Warns on stderr when the issuer "
         "grants less scope than asked for.",
     )
-    where = token.add_mutually_exclusive_group()
-    where.add_argument("--issuer", help="issuer URL; the token endpoint is discovered")
-    where.add_argument("--token-url", help="token endpoint URL (no discovery)")
-    token.add_argument("--client-id", help="client id (or GENAUTH_CLIENT_ID)")
-    token.add_argument("--client-secret", help="prefer GENAUTH_CLIENT_SECRET")
+    _add_client_parser_options(token, "--token-url", "token endpoint")
     token.add_argument(
         "--scope", action="append", default=[], help='e.g. "order:read" (repeatable)'
     )
@@ -396,17 +412,8 @@ def _add_token_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     token.add_argument(
         "--resource", action="append", default=[], help="RFC 8707 resource (repeatable)"
     )
-    token.add_argument(
-        "--auth-method",
-        choices=sorted(_AUTH_METHODS),
-        default="post",
-        help="client authentication: post (GenAuth's default) or basic",
-    )
     token.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     token.add_argument("--retries", type=int, default=2, help="retries on network/5xx faults")
-    token.add_argument(
-        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
-    )
     token.add_argument(
         "--dpop",
         action="store_true",
@@ -627,21 +634,8 @@ def _add_revoke_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
         "in for the options; prefer the environment for the secret.",
     )
     revoke.add_argument("token", nargs="?", help="the token; '-' or omitted reads a pipe")
-    where = revoke.add_mutually_exclusive_group()
-    where.add_argument("--issuer", help="issuer URL; the revocation endpoint is discovered")
-    where.add_argument("--revocation-url", help="revocation endpoint URL (no discovery)")
-    revoke.add_argument("--client-id", help="client id (or GENAUTH_CLIENT_ID)")
-    revoke.add_argument("--client-secret", help="prefer GENAUTH_CLIENT_SECRET")
-    revoke.add_argument(
-        "--auth-method",
-        choices=sorted(_AUTH_METHODS),
-        default="post",
-        help="client authentication: post (GenAuth's default) or basic",
-    )
+    _add_client_parser_options(revoke, "--revocation-url", "revocation endpoint")
     revoke.add_argument("--timeout", type=float, default=10.0, help="seconds")
-    revoke.add_argument(
-        "--allow-http", action="store_true", help="allow plain http to non-loopback hosts"
-    )
     revoke.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     revoke.set_defaults(run=_cmd_revoke)
 
