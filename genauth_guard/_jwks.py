@@ -143,10 +143,6 @@ class _KeySet:
         return self.by_kid.get(kid)
 
 
-class _FetchFailed(Exception):
-    """A fetch of the discovery document or the JWKS failed; the text says why."""
-
-
 #: What the key flow asks of its driver: "wait" joins (or starts) the single-flight
 #: fetch and sends back whether it succeeded; "background" starts one unless one runs.
 _Step = Literal["wait", "background"]
@@ -613,7 +609,7 @@ class JWKSKeySource:
         return True
 
     def _fetch_failed(self, exc: Exception) -> bool:
-        if isinstance(exc, _FetchFailed | JWKSError | DiscoveryError):
+        if isinstance(exc, FetchFailed | JWKSError | DiscoveryError):
             why = str(exc)
         else:  # a bug here must still be a 503, never a 500
             logger.error("unexpected error while fetching the JWKS", exc_info=exc)
@@ -656,17 +652,14 @@ class JWKSKeySource:
         """GET ``url``: status 200 only, no redirects, bounded in time and size."""
         if self._client is None:
             self._client = httpx2.AsyncClient(timeout=self._timeout, follow_redirects=False)
-        try:
-            _, body = await bounded_request(
-                self._client,
-                "GET",
-                url,
-                timeout=self._timeout,
-                max_bytes=self._max_bytes,
-                headers=_FETCH_HEADERS,
-            )
-        except FetchFailed as exc:
-            raise _FetchFailed(str(exc)) from None
+        _, body = await bounded_request(
+            self._client,
+            "GET",
+            url,
+            timeout=self._timeout,
+            max_bytes=self._max_bytes,
+            headers=_FETCH_HEADERS,
+        )
         return body
 
     def _get_sync(self, url: str) -> bytes:
@@ -675,17 +668,14 @@ class JWKSKeySource:
             if self._sync_client is None:
                 self._sync_client = httpx2.Client(timeout=self._timeout, follow_redirects=False)
             client = self._sync_client
-        try:
-            _, body = bounded_request_sync(
-                client,
-                "GET",
-                url,
-                timeout=self._timeout,
-                max_bytes=self._max_bytes,
-                headers=_FETCH_HEADERS,
-            )
-        except FetchFailed as exc:
-            raise _FetchFailed(str(exc)) from None
+        _, body = bounded_request_sync(
+            client,
+            "GET",
+            url,
+            timeout=self._timeout,
+            max_bytes=self._max_bytes,
+            headers=_FETCH_HEADERS,
+        )
         return body
 
     def _store(self, parsed: ParsedJWKS) -> None:
